@@ -1,0 +1,41 @@
+"""Endpoint paths, JSON keys and documented limits of the consoles API."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Paths below ``API_BASE_URL`` (which already ends in ``/api``).
+REGISTER_PATH: Final = "/consolas/registrar"
+HEARTBEAT_PATH_TEMPLATE: Final = "/consolas/{console_id}/heartbeat"
+
+#: Registration body keys (seed).
+KEY_ID: Final = "id"
+KEY_NOMBRE: Final = "nombre"
+KEY_ESTADO: Final = "estado"
+KEY_SISTEMA: Final = "sistema"
+KEY_ULTIMA_ACTIVIDAD: Final = "ultimaActividad"
+#: Heartbeat body keys (seed), besides estado/sistema/ultimaActividad.
+KEY_ULTIMO_ERROR: Final = "ultimoError"
+KEY_VIDEO_EN_PROCESO: Final = "videoEnProceso"
+#: Optional addition: the console's heartbeat interval in seconds, so the server can judge its
+#: silence by its own rhythm. Old consoles omit it; the server's default threshold applies.
+KEY_INTERVALO_SEGUNDOS: Final = "intervaloSegundos"
+
+#: Keys of ``sistema`` (seed), with ``pythonVersion`` from Python consoles.
+SISTEMA_STRING_KEYS: Final = ("hostname", "platform", "arch", "nodeVersion", "pythonVersion")
+SISTEMA_NUMBER_KEYS: Final = ("cpus", "totalMemory", "freeMemory", "uptime")
+
+#: Documented limits. Bodies above MAX_BODY_BYTES (after decompression) are rejected with 413.
+MAX_BODY_BYTES: Final = 64 * 1024
+MAX_NOMBRE_CHARS: Final = 255  # consolas.nombre VARCHAR(255)
+MAX_VIDEO_CHARS: Final = 500  # consolas.video_en_proceso VARCHAR(500)
+MAX_SISTEMA_STRING_CHARS: Final = 255
+MAX_SISTEMA_KEYS: Final = 64
+MAX_ERROR_BYTES: Final = 16 * 1024
+MIN_INTERVAL_SECONDS: Final = 1.0
+MAX_INTERVAL_SECONDS: Final = 24 * 3600.0
+
+
+def heartbeat_path(console_id: str) -> str:
+    """Path of the heartbeat endpoint for one console, below ``API_BASE_URL``."""
+    return HEARTBEAT_PATH_TEMPLATE.format(console_id=console_id)
