@@ -1,0 +1,262 @@
+"""Configuration: environment variables (and ``.env``), validated into a frozen dataclass.
+
+Every variable is checked when the configuration is built; a bad value raises
+:class:`ConfigError` naming the variable and the value, so a worker fails at ``iniciar()`` with
+a message that says what to fix instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from consola_wire import protocol
+
+#: Defaults (documented in docs/library.md).
+DEFAULT_INTERVAL_MINUTES = 5.0
+DEFAULT_CONSOLE_ID_FILE = ".console-id"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+#: Outside the 9100-9999 range Prometheus has allocated to exporters (now full) and below the
+#: Linux ephemeral range (32768+): it clashes with neither a known exporter nor an outgoing socket.
+DEFAULT_METRICS_PORT = 29100
+DEFAULT_METRICS_ADDR = "127.0.0.1"
+DEFAULT_RETRY_INITIAL_SECONDS = 1.0
+DEFAULT_RETRY_MAX_SECONDS = 60.0
+DEFAULT_STOP_TIMEOUT_SECONDS = 3.0
+DEFAULT_SETTLE_SECONDS = 0.15
+DEFAULT_JITTER_RATIO = 0.1
+
+_MIN_INTERVAL_MINUTES = protocol.MIN_INTERVAL_SECONDS / 60
+_MAX_INTERVAL_MINUTES = protocol.MAX_INTERVAL_SECONDS / 60
+_OFF_VALUES = {"0", "off", "false", "no", "disabled", "none"}
+
+#: Every variable :meth:`HeartbeatConfig.from_env` reads.
+ENV_VARIABLES: tuple[str, ...] = (
+    "API_BASE_URL",
+    "CONSOLE_ID",
+    "HEARTBEAT_INTERVAL_MINUTES",
+    "CONSOLE_NAME",
+    "CONSOLE_ID_FILE",
+    "HEARTBEAT_TIMEOUT_SECONDS",
+    "HEARTBEAT_METRICS_PORT",
+    "HEARTBEAT_METRICS_ADDR",
+    "HEARTBEAT_RETRY_INITIAL_SECONDS",
+    "HEARTBEAT_RETRY_MAX_SECONDS",
+    "HEARTBEAT_STOP_TIMEOUT_SECONDS",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used: ``variable`` names it, ``value`` is the value."""
+
+    def __init__(self, variable: str, value: object, reason: str) -> None:
+        super().__init__(f"{variable}={value!r}: {reason}")
+        self.variable = variable
+        self.value = value
+        self.reason = reason
+
+
+def default_console_name() -> str:
+    """The seed's default name: ``Consola <hostname>``."""
+    return f"Consola {socket.gethostname()}"
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatConfig:
+    """All one console's heartbeat service needs; use :meth:`from_env` or build it directly."""
+
+    api_base_url: str | None = None
+    console_id: str | None = None
+    interval_minutes: float = DEFAULT_INTERVAL_MINUTES
+    console_name: str = field(default_factory=default_console_name)
+    console_id_file: Path = Path(DEFAULT_CONSOLE_ID_FILE)
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    metrics_port: int | None = DEFAULT_METRICS_PORT
+    metrics_addr: str = DEFAULT_METRICS_ADDR
+    retry_initial_seconds: float = DEFAULT_RETRY_INITIAL_SECONDS
+    retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS
+    stop_timeout_seconds: float = DEFAULT_STOP_TIMEOUT_SECONDS
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    jitter_ratio: float = DEFAULT_JITTER_RATIO
+
+    def __post_init__(self) -> None:
+        if self.api_base_url is not None:
+            object.__setattr__(self, "api_base_url", _url("API_BASE_URL", self.api_base_url))
+        if self.console_id is not None:
+            object.__setattr__(self, "console_id", _uuid("CONSOLE_ID", self.console_id))
+        _in_range(
+            "HEARTBEAT_INTERVAL_MINUTES",
+            self.interval_minutes,
+            _MIN_INTERVAL_MINUTES,
+            _MAX_INTERVAL_MINUTES,
+        )
+        _name("CONSOLE_NAME", self.console_name)
+        if not str(self.console_id_file).strip():
+            raise ConfigError("CONSOLE_ID_FILE", str(self.console_id_file), "must not be empty")
+        object.__setattr__(self, "console_id_file", Path(self.console_id_file))
+        _in_range("HEARTBEAT_TIMEOUT_SECONDS", self.timeout_seconds, 0.01, 300.0)
+        if self.metrics_port is not None:
+            _port("HEARTBEAT_METRICS_PORT", self.metrics_port)
+        _address("HEARTBEAT_METRICS_ADDR", self.metrics_addr)
+        _in_range("HEARTBEAT_RETRY_INITIAL_SECONDS", self.retry_initial_seconds, 0.01, 3600.0)
+        _in_range("HEARTBEAT_RETRY_MAX_SECONDS", self.retry_max_seconds, 0.01, 86400.0)
+        if self.retry_max_seconds < self.retry_initial_seconds:
+            raise ConfigError(
+                "HEARTBEAT_RETRY_MAX_SECONDS",
+                self.retry_max_seconds,
+                "must not be smaller than HEARTBEAT_RETRY_INITIAL_SECONDS",
+            )
+        _in_range("HEARTBEAT_STOP_TIMEOUT_SECONDS", self.stop_timeout_seconds, 0.01, 300.0)
+        _in_range("settle_seconds", self.settle_seconds, 0.0, 60.0)
+        _in_range("jitter_ratio", self.jitter_ratio, 0.0, 0.5)
+
+    @property
+    def interval_seconds(self) -> float:
+        """The heartbeat interval in seconds."""
+        return self.interval_minutes * 60.0
+
+    @property
+    def enabled(self) -> bool:
+        """False when ``API_BASE_URL`` is not configured (heartbeats disabled)."""
+        return self.api_base_url is not None
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        dotenv_path: str | os.PathLike[str] | None = None,
+        use_dotenv: bool = True,
+    ) -> HeartbeatConfig:
+        """Read the variables from ``environ`` (default ``os.environ``) over a ``.env`` file.
+
+        The real environment wins over ``.env``; an empty value counts as unset. ``dotenv_path``
+        defaults to the nearest ``.env`` found from the current directory upwards.
+        """
+        values = _merged(os.environ if environ is None else environ, dotenv_path, use_dotenv)
+        kwargs: dict[str, object] = {}
+        if (url := values.get("API_BASE_URL")) is not None:
+            kwargs["api_base_url"] = url
+        if (console_id := values.get("CONSOLE_ID")) is not None:
+            kwargs["console_id"] = console_id
+        if (name := values.get("CONSOLE_NAME")) is not None:
+            kwargs["console_name"] = name
+        if (id_file := values.get("CONSOLE_ID_FILE")) is not None:
+            kwargs["console_id_file"] = Path(id_file)
+        floats = {
+            "HEARTBEAT_INTERVAL_MINUTES": "interval_minutes",
+            "HEARTBEAT_TIMEOUT_SECONDS": "timeout_seconds",
+            "HEARTBEAT_RETRY_INITIAL_SECONDS": "retry_initial_seconds",
+            "HEARTBEAT_RETRY_MAX_SECONDS": "retry_max_seconds",
+            "HEARTBEAT_STOP_TIMEOUT_SECONDS": "stop_timeout_seconds",
+        }
+        for variable, attribute in floats.items():
+            if (raw := values.get(variable)) is not None:
+                kwargs[attribute] = _float(variable, raw)
+        if (port := values.get("HEARTBEAT_METRICS_PORT")) is not None:
+            kwargs["metrics_port"] = _port_value("HEARTBEAT_METRICS_PORT", port)
+        if (addr := values.get("HEARTBEAT_METRICS_ADDR")) is not None:
+            kwargs["metrics_addr"] = addr
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _merged(
+    environ: Mapping[str, str], dotenv_path: str | os.PathLike[str] | None, use_dotenv: bool
+) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if use_dotenv:
+        from dotenv import dotenv_values, find_dotenv
+
+        path = str(dotenv_path) if dotenv_path is not None else find_dotenv(usecwd=True)
+        if path and Path(path).is_file():
+            for key, value in dotenv_values(path).items():
+                if key in ENV_VARIABLES and value is not None and value.strip():
+                    values[key] = value.strip()
+    for key in ENV_VARIABLES:
+        value = environ.get(key)
+        if value is not None and value.strip():
+            values[key] = value.strip()
+    return values
+
+
+def _float(variable: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(variable, raw, "must be a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(variable, raw, "must be a finite number")
+    return value
+
+
+def _in_range(variable: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(variable, value, "must be a finite number")
+    if not low <= value <= high:
+        raise ConfigError(variable, value, f"must be between {low:g} and {high:g}")
+
+
+def _url(variable: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(variable, raw, "must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ConfigError(variable, raw, "must not have a query or a fragment")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(variable, raw, "has an invalid port") from None
+    return value
+
+
+def _uuid(variable: str, raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw.strip()))
+    except (ValueError, AttributeError):
+        raise ConfigError(
+            variable, raw, "is not a UUID (leave it empty to auto-generate)"
+        ) from None
+
+
+def _name(variable: str, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(variable, value, "must not be empty")
+    if len(value) > protocol.MAX_NOMBRE_CHARS:
+        raise ConfigError(variable, value, f"is longer than {protocol.MAX_NOMBRE_CHARS} characters")
+    if "\x00" in value:
+        raise ConfigError(variable, value, "must not contain NUL characters")
+
+
+def _port_value(variable: str, raw: str) -> int | None:
+    if raw.strip().lower() in _OFF_VALUES:
+        return None
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(variable, raw, "must be a port number (1-65535), 0 or 'off'") from None
+    _port(variable, port)
+    return port
+
+
+def _port(variable: str, port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(variable, port, "must be a port number (1-65535), 0 or 'off'")
+
+
+def _address(variable: str, raw: str) -> None:
+    if raw == "localhost":
+        return
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        raise ConfigError(
+            variable, raw, "must be an IP address (e.g. 127.0.0.1 or 0.0.0.0)"
+        ) from None

@@ -1,0 +1,60 @@
+"""The seed's log lines, exactly (logger ``heartbeat``)."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger("heartbeat")
+
+RULE = "=" * 80
+
+
+def banner(console_id: str, api_base_url: str | None, interval_minutes: float) -> None:
+    """The start-up banner the seed shows."""
+    logger.info("💓 SERVICIO DE HEARTBEAT")
+    logger.info(RULE)
+    logger.info("📋 Console ID: %s", console_id)
+    logger.info("🌐 API Base URL: %s", api_base_url or "(no configurado)")
+    logger.info("⏱️  Intervalo: cada %s minuto(s)", f"{interval_minutes:g}")
+    logger.info(RULE)
+
+
+def disabled() -> None:
+    """No ``API_BASE_URL``: heartbeats are off, the worker carries on."""
+    logger.warning("⚠️  API_BASE_URL no configurado - heartbeat deshabilitado")
+
+
+def registered() -> None:
+    logger.info("✅ Consola registrada exitosamente")
+
+
+def started() -> None:
+    logger.info("✅ Servicio de heartbeat iniciado")
+
+
+def transition(previous: str, current: str) -> None:
+    logger.info("🔄 Estado de consola: %s → %s", previous, current)
+
+
+def heartbeat_sent(estado: str, video: str | None) -> None:
+    if video:
+        logger.info("💓 Heartbeat enviado - Estado: %s (%s)", estado, video)
+    else:
+        logger.info("💓 Heartbeat enviado - Estado: %s", estado)
+
+
+def send_failed(endpoint: str, detail: str, streak: int) -> None:
+    """Logged once per failure streak (the first failure); later ones go to DEBUG."""
+    if endpoint == "registrar":
+        message = "❌ No se pudo registrar la consola: %s"
+    else:
+        message = "❌ No se pudo enviar heartbeat: %s"
+    logger.log(logging.WARNING if streak == 1 else logging.DEBUG, message, detail)
+
+
+def recovered(failures: int) -> None:
+    logger.info("✅ Conexión con el API restablecida tras %d intento(s) fallido(s)", failures)
+
+
+def stopped() -> None:
+    logger.info("🛑 Servicio de heartbeat detenido")

@@ -1,0 +1,200 @@
+"""The background thread that registers the console and sends its heartbeats.
+
+It wakes on a state change (after a short settle delay that coalesces bursts), on the jittered
+periodic beat, or on stop. Failures back off exponentially with jitter; a 404 on a heartbeat
+means the API forgot the console, so it registers again. On stop it sends a last heartbeat with
+``estado: "inactiva"`` under a short timeout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from consola_wire import STATE_INACTIVA, protocol
+from heartbeat import logs
+from heartbeat.config import HeartbeatConfig
+from heartbeat.payloads import heartbeat_body, registration_body
+from heartbeat.state import ConsoleState, Telemetry
+from heartbeat.system import SystemSampler
+from heartbeat.transport import ApiClient, Outcome
+
+
+class Sender(threading.Thread):
+    """One console's sender thread (daemon)."""
+
+    def __init__(
+        self,
+        config: HeartbeatConfig,
+        console_id: str,
+        state: ConsoleState,
+        telemetry: Telemetry,
+        sampler: SystemSampler,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(name=f"heartbeat-sender-{console_id[:8]}", daemon=True)
+        assert config.api_base_url is not None
+        self._config = config
+        self._console_id = console_id
+        self._state = state
+        self._telemetry = telemetry
+        self._sampler = sampler
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._wall = wall_clock
+        self._client = ApiClient(config.api_base_url, config.timeout_seconds)
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._stopping = False
+        self._registered = False
+        self._ever_registered = False
+
+    # -- called from other threads: no I/O, just a flag and a notify --------------------------
+
+    def notify_change(self) -> None:
+        """A state change is waiting to be sent."""
+        with self._cond:
+            self._dirty = True
+            self._cond.notify_all()
+
+    def request_stop(self) -> None:
+        """Ask the thread to send its goodbye and finish."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._ever_registered:
+                self._goodbye()
+            self._client.close()
+
+    def _loop(self) -> None:
+        not_before = 0.0
+        next_beat = 0.0
+        announced = False
+        while not self._stopping:
+            now = self._clock()
+            if now < not_before:
+                self._sleep(not_before, wake_on_change=False)
+                continue
+            if not self._registered:
+                if self._register():
+                    next_beat = self._clock() + self._jittered(self._config.interval_seconds)
+                else:
+                    not_before = self._clock() + self._backoff()
+                if not announced:  # the seed's order: registered, then started
+                    logs.started()
+                    announced = True
+                continue
+            with self._cond:
+                dirty = self._dirty
+            if not dirty and now < next_beat:
+                self._sleep(next_beat, wake_on_change=True)
+                continue
+            if dirty and self._config.settle_seconds > 0:
+                self._sleep(now + self._config.settle_seconds, wake_on_change=False)
+                if self._stopping:
+                    return
+            with self._cond:
+                self._dirty = False
+            outcome = self._heartbeat()
+            if outcome.ok:
+                next_beat = self._clock() + self._jittered(self._config.interval_seconds)
+            elif outcome.not_found:
+                self._registered = False
+                self._telemetry.set_registered(False)
+            else:
+                with self._cond:
+                    self._dirty = True  # a beat is owed as soon as the backoff allows
+                not_before = self._clock() + self._backoff()
+
+    def _sleep(self, until: float, *, wake_on_change: bool) -> None:
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._stopping or (wake_on_change and self._dirty),
+                timeout=max(0.0, until - self._clock()),
+            )
+
+    def _jittered(self, seconds: float) -> float:
+        ratio = self._config.jitter_ratio
+        return seconds * self._rng.uniform(1.0 - ratio, 1.0 + ratio)
+
+    def _backoff(self) -> float:
+        streak = max(1, self._telemetry.snapshot().consecutive_failures)
+        cap = min(self._config.retry_max_seconds, self._config.interval_seconds)
+        base = min(cap, self._config.retry_initial_seconds * 2 ** min(streak - 1, 30))
+        return float(base * self._rng.uniform(0.8, 1.2))
+
+    def _register(self) -> bool:
+        snapshot = self._state.snapshot()
+        body = registration_body(
+            console_id=self._console_id,
+            nombre=self._config.console_name,
+            state=snapshot,
+            sistema=self._sampler.get().sistema(),
+            interval_seconds=self._config.interval_seconds,
+            now=self._wall(),
+        )
+        outcome = self._post("registrar", protocol.REGISTER_PATH, body)
+        if not outcome.ok:
+            return False
+        self._registered = self._ever_registered = True
+        self._telemetry.set_registered(True)
+        logs.registered()
+        if snapshot.video_en_proceso or snapshot.ultimo_error:
+            self.notify_change()  # the registration body has no room for these
+        return True
+
+    def _heartbeat(self) -> Outcome:
+        snapshot = self._state.snapshot()
+        body = heartbeat_body(
+            snapshot,
+            self._sampler.get().sistema(),
+            self._config.interval_seconds,
+            self._wall(),
+        )
+        outcome = self._post("heartbeat", protocol.heartbeat_path(self._console_id), body)
+        if outcome.ok:
+            logs.heartbeat_sent(snapshot.estado, snapshot.video_en_proceso)
+        return outcome
+
+    def _goodbye(self) -> None:
+        snapshot = dataclasses.replace(self._state.snapshot(), video_en_proceso=None)
+        body = heartbeat_body(
+            snapshot,
+            self._sampler.get().sistema(),
+            self._config.interval_seconds,
+            self._wall(),
+            estado=STATE_INACTIVA,
+        )
+        timeout = min(self._config.timeout_seconds, self._config.stop_timeout_seconds * 0.8)
+        outcome = self._post(
+            "heartbeat", protocol.heartbeat_path(self._console_id), body, timeout=timeout
+        )
+        if outcome.ok:
+            logs.heartbeat_sent(STATE_INACTIVA, None)
+
+    def _post(
+        self, endpoint: str, path: str, body: dict[str, object], timeout: float | None = None
+    ) -> Outcome:
+        self._telemetry.attempted(endpoint)
+        outcome = self._client.post(path, body, timeout=timeout)
+        if outcome.ok:
+            streak = self._telemetry.succeeded()
+            if streak:
+                logs.recovered(streak)
+        else:
+            streak = self._telemetry.failed(endpoint, outcome.reason or "other")
+            logs.send_failed(endpoint, outcome.detail, streak)
+        return outcome
