@@ -21,6 +21,14 @@ KEY_VIDEO_EN_PROCESO: Final = "videoEnProceso"
 #: silence by its own rhythm. Old consoles omit it; the server's default threshold applies.
 KEY_INTERVALO_SEGUNDOS: Final = "intervaloSegundos"
 
+#: Key of the registration *response* carrying the per-console secret the exporter issues when
+#: it requires tokens; heartbeats send it back as ``Authorization: Bearer <secreto>``.
+KEY_SECRETO: Final = "secreto"
+
+#: Request body encoding the exporter accepts besides identity (``Content-Encoding: gzip``); it
+#: says so with an ``Accept-Encoding: gzip`` header on its answers to consoles (RFC 7694).
+GZIP_ENCODING: Final = "gzip"
+
 #: Keys of ``sistema`` (seed), with ``pythonVersion`` from Python consoles.
 SISTEMA_STRING_KEYS: Final = ("hostname", "platform", "arch", "nodeVersion", "pythonVersion")
 SISTEMA_NUMBER_KEYS: Final = ("cpus", "totalMemory", "freeMemory", "uptime")

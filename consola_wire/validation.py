@@ -203,7 +203,10 @@ def _timestamp(value: object, field: str) -> datetime | None:
         raise WireError(field, f"is not an ISO-8601 timestamp: {_preview(value)}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise WireError(field, f"is out of range: {_preview(value)}") from None
 
 
 def _error(value: object) -> Any:
@@ -220,7 +223,10 @@ def _error(value: object) -> Any:
 def _interval(value: object) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WireError(p.KEY_INTERVALO_SEGUNDOS, "must be a number of seconds")
+    # An int is compared exactly (math.isfinite would overflow on a 400-digit integer).
+    if isinstance(value, float) and not math.isfinite(value):
         raise WireError(p.KEY_INTERVALO_SEGUNDOS, "must be a number of seconds")
     if not p.MIN_INTERVAL_SECONDS <= value <= p.MAX_INTERVAL_SECONDS:
         raise WireError(

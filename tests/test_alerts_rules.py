@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.alerting import WebhookSink, example_alertmanager_config
 from tests.prometheus_server import ScrapeJob, run_alertmanager, run_prometheus
 from tests.tools import free_port, require_binary, wait_until
 
@@ -360,61 +361,15 @@ def test_console_file_sd_example_is_matched_by_the_config_and_lists_targets() ->
 # --- the Alertmanager example, running ------------------------------------------------------------
 
 
-class _WebhookSink:
-    """A loopback HTTP server recording Alertmanager webhook notifications by path."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                sink.received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def alertnames(self, path: str) -> list[list[str]]:
-        """Per notification received on ``path``: the names and console_ids of its alerts."""
-        return [
-            [f"{a['labels']['alertname']}/{a['labels'].get('console_id', '')}" for a in n["alerts"]]
-            for p, n in self.received
-            if p == path
-        ]
-
-
 @pytest.fixture
-def webhook_sink() -> Iterator[_WebhookSink]:
-    sink = _WebhookSink()
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
     sink.thread.start()
     try:
         yield sink
     finally:
         sink.server.shutdown()
         sink.server.server_close()
-
-
-def _example_config_for(sink: _WebhookSink) -> dict[str, Any]:
-    """alerts/alertmanager.yml with its webhooks on ``sink`` and its waits shortened to 1 s.
-
-    Routing, grouping keys and inhibitions stay exactly as shipped.
-    """
-    config: dict[str, Any] = _load(ALERTMANAGER_FILE)
-    for receiver in config["receivers"]:
-        for webhook in receiver["webhook_configs"]:
-            path = urllib.parse.urlsplit(webhook["url"]).path
-            webhook["url"] = f"http://127.0.0.1:{sink.port}{path}"
-    for route in [config["route"], *config["route"]["routes"]]:
-        route["group_wait"] = "1s"
-        route["group_interval"] = "1s"
-    return config
 
 
 def _post_alerts(url: str, alerts: list[dict[str, str]]) -> None:
@@ -449,23 +404,23 @@ def _silent(console_id: str) -> dict[str, str]:
 
 
 def test_alertmanager_example_pages_a_silent_console_by_name(
-    tmp_path: Path, webhook_sink: _WebhookSink
+    tmp_path: Path, webhook_sink: WebhookSink
 ) -> None:
-    with run_alertmanager(tmp_path, _example_config_for(webhook_sink)) as am:
+    with run_alertmanager(tmp_path, example_alertmanager_config(webhook_sink)) as am:
         _post_alerts(am.url, [_silent("c1")])
         wait_until(lambda: webhook_sink.alertnames("/pager"), timeout=20)
     assert webhook_sink.alertnames("/pager")[0] == [f"{SILENT_PAGE}/c1"]
 
 
 def test_alertmanager_example_inhibits_console_pages_while_many_consoles_are_silent(
-    tmp_path: Path, webhook_sink: _WebhookSink
+    tmp_path: Path, webhook_sink: WebhookSink
 ) -> None:
     fleet = {
         "alertname": "HeartbeatFleetManyConsolesSilent",
         "severity": "critical",
         "job": "heartbeat-exporter",
     }
-    with run_alertmanager(tmp_path, _example_config_for(webhook_sink)) as am:
+    with run_alertmanager(tmp_path, example_alertmanager_config(webhook_sink)) as am:
         _post_alerts(am.url, [fleet, _silent("c1"), _silent("c2"), _silent("c3")])
         wait_until(lambda: webhook_sink.alertnames("/pager"), timeout=20)
         held = {a["labels"].get("console_id"): a["status"] for a in am.alerts()}
@@ -477,9 +432,9 @@ def test_alertmanager_example_inhibits_console_pages_while_many_consoles_are_sil
 
 
 def test_alertmanager_example_sends_the_watchdog_to_the_dead_mans_switch(
-    tmp_path: Path, webhook_sink: _WebhookSink
+    tmp_path: Path, webhook_sink: WebhookSink
 ) -> None:
-    with run_alertmanager(tmp_path, _example_config_for(webhook_sink)) as am:
+    with run_alertmanager(tmp_path, example_alertmanager_config(webhook_sink)) as am:
         _post_alerts(am.url, [{"alertname": WATCHDOG, "severity": "info"}])
         wait_until(lambda: webhook_sink.alertnames("/watchdog"), timeout=20)
     assert webhook_sink.alertnames("/watchdog")[0] == [f"{WATCHDOG}/"]
@@ -535,10 +490,10 @@ def fake_exporter() -> Iterator[str]:
 
 
 def test_real_prometheus_pages_the_silent_console_by_name_and_not_the_healthy_one(
-    tmp_path: Path, webhook_sink: _WebhookSink, fake_exporter: str
+    tmp_path: Path, webhook_sink: WebhookSink, fake_exporter: str
 ) -> None:
     with (
-        run_alertmanager(tmp_path / "am", _example_config_for(webhook_sink)) as am,
+        run_alertmanager(tmp_path / "am", example_alertmanager_config(webhook_sink)) as am,
         run_prometheus(
             tmp_path / "prom",
             [ScrapeJob("heartbeat-exporter", [fake_exporter])],

@@ -1,0 +1,3 @@
+"""The central service: the consoles API, its storage, and the fleet ``/metrics``."""
+
+from __future__ import annotations

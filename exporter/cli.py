@@ -1,0 +1,216 @@
+"""``heartbeat exporter`` / ``python -m exporter``: flags (with env fallbacks) and startup."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exporter import config as c
+from exporter.config import ExporterConfig
+
+ENV_PREFIX = "HEARTBEAT_EXPORTER_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(options: Sequence[str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text.lower()
+
+    return parse
+
+
+#: (flag, env suffix, parser, default, help)
+OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
+    ("--host", "HOST", _nonempty, c.DEFAULT_HOST, "address to listen on"),
+    ("--port", "PORT", _port, c.DEFAULT_PORT, "TCP port (the seed's API_BASE_URL uses 3000)"),
+    (
+        "--database",
+        "DATABASE",
+        _nonempty,
+        c.DEFAULT_DATABASE,
+        "SQLite file path (or sqlite:///PATH), or a postgresql://user:pass@host:port/db URL",
+    ),
+    (
+        "--inactive-after",
+        "INACTIVE_AFTER",
+        _seconds,
+        c.DEFAULT_INACTIVE_AFTER_SECONDS,
+        "seconds of silence before a console that does not report its interval is marked "
+        "inactiva (consoles reporting intervaloSegundos get twice their interval)",
+    ),
+    (
+        "--sweep-interval",
+        "SWEEP_INTERVAL",
+        _seconds,
+        c.DEFAULT_SWEEP_INTERVAL_SECONDS,
+        "seconds between checks for silent consoles",
+    ),
+    (
+        "--history-retention",
+        "HISTORY_RETENTION",
+        _seconds,
+        c.DEFAULT_HISTORY_RETENTION_SECONDS,
+        "seconds of state-change history to keep",
+    ),
+    (
+        "--request-timeout",
+        "REQUEST_TIMEOUT",
+        _seconds,
+        c.DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        "seconds a write may wait for its commit, or a read for the database, before a 503",
+    ),
+    (
+        "--max-batch",
+        "MAX_BATCH",
+        _positive_int,
+        c.DEFAULT_MAX_BATCH,
+        "most writes committed in one transaction (group commit)",
+    ),
+    (
+        "--sqlite-synchronous",
+        "SQLITE_SYNCHRONOUS",
+        _choice(("full", "normal")),
+        c.DEFAULT_SQLITE_SYNCHRONOUS,
+        "SQLite durability: full survives power loss, normal only process crashes",
+    ),
+    (
+        "--video-info",
+        "VIDEO_INFO",
+        _bool,
+        True,
+        "export heartbeat_fleet_console_video_info (the video name as a label)",
+    ),
+    ("--access-log", "ACCESS_LOG", _bool, False, "log every request"),
+    ("--log-level", "LOG_LEVEL", _choice(LOG_LEVELS), c.DEFAULT_LOG_LEVEL, "log level"),
+)
+
+
+def _show(default: object) -> str:
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default).lower() if isinstance(default, bool) else str(default)
+
+
+class StartupError(Exception):
+    """A setting that cannot be used; the message names it and its value."""
+
+
+def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` with errors argparse reports as ``argument --flag: 'value': reason``."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return convert
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
+    """The argument parser; defaults come from ``environ`` when the variable is set."""
+    parser = argparse.ArgumentParser(
+        prog="heartbeat exporter",
+        description="Central service: the consoles API, its storage, and the fleet /metrics.",
+    )
+    for flag, suffix, parse, default, text in OPTIONS:
+        env = ENV_PREFIX + suffix
+        value = default
+        if env in environ:
+            try:
+                value = parse(environ[env])
+            except ValueError as exc:
+                raise StartupError(f"{env}={environ[env]!r}: {exc}") from None
+        parser.add_argument(
+            flag,
+            dest=_dest(flag),
+            type=_argument_type(parse),
+            default=value,
+            metavar="BOOL" if parse is _bool else _dest(flag).upper(),
+            help=f"{text} (env {env}; default: {_show(default)})",
+        )
+    return parser
+
+
+def parse_config(argv: Sequence[str], environ: dict[str, str]) -> tuple[ExporterConfig, bool]:
+    """The config from flags and environment, and whether to log each request."""
+    args = build_parser(environ).parse_args(list(argv))
+    values = vars(args)
+    access_log = bool(values.pop("access_log"))
+    return ExporterConfig(**values), access_log
+
+
+def redact(database: str) -> str:
+    """``database`` without its password, for logs."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", database)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the exporter until SIGTERM/SIGINT; 2 on a bad setting."""
+    try:
+        config, access_log = parse_config(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    except StartupError as exc:
+        print(f"heartbeat exporter: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from exporter.server import serve
+    from exporter.storage import StorageUnavailableError
+
+    try:
+        return serve(config, access_log=access_log)
+    except (StorageUnavailableError, RuntimeError) as exc:
+        print(
+            f"heartbeat exporter: --database {redact(config.database)!r}: {exc}",
+            file=sys.stderr,
+        )
+        return 2

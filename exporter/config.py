@@ -1,0 +1,35 @@
+"""Settings of the exporter, with their defaults (the CLI and the docs read these constants)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_HOST = "127.0.0.1"
+#: Matches the seed's ``API_BASE_URL=http://localhost:3000/api``.
+DEFAULT_PORT = 3000
+DEFAULT_DATABASE = "consolas.db"
+#: The seed's "más de 10 minutos".
+DEFAULT_INACTIVE_AFTER_SECONDS = 600.0
+DEFAULT_SWEEP_INTERVAL_SECONDS = 5.0
+DEFAULT_HISTORY_RETENTION_SECONDS = 30 * 24 * 3600.0
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_BATCH = 2048
+DEFAULT_SQLITE_SYNCHRONOUS = "full"
+DEFAULT_LOG_LEVEL = "info"
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    """Everything the running service needs to know besides its clock."""
+
+    database: str = DEFAULT_DATABASE
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    inactive_after: float = DEFAULT_INACTIVE_AFTER_SECONDS
+    sweep_interval: float = DEFAULT_SWEEP_INTERVAL_SECONDS
+    history_retention: float = DEFAULT_HISTORY_RETENTION_SECONDS
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    max_batch: int = DEFAULT_MAX_BATCH
+    sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
+    video_info: bool = True
+    log_level: str = DEFAULT_LOG_LEVEL

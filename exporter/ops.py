@@ -1,0 +1,66 @@
+"""Operational endpoints: fleet ``/metrics``, ``/healthz``, ``/readyz`` and ``/openapi.json``."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from exporter.errors import endpoint, unavailable
+from exporter.fleet_metrics import render
+from exporter.openapi import openapi_document
+from exporter.service import ExporterService
+from exporter.status_page import index
+from exporter.storage import StorageUnavailableError
+from exporter.storage.base import FleetRow
+
+
+def ops_routes(service: ExporterService) -> list[Route]:
+    """Routes outside ``/api`` bound to ``service``."""
+    m = service.metrics
+    video_info = service.config.video_info
+    document = openapi_document()
+
+    @endpoint("metrics", m)
+    async def metrics(request: Request) -> Response:
+        """GET /metrics — the fleet, read from the database at scrape time."""
+        accept_gzip = "gzip" in request.headers.get("accept-encoding", "")
+        rows: list[FleetRow] | None
+        try:
+            rows = await service.read(service.storage.fleet_snapshot)
+        except StorageUnavailableError:
+            rows = None  # still a valid scrape: database_up 0, no per-console series
+        body, headers = await anyio.to_thread.run_sync(render, rows, m, video_info, accept_gzip)
+        return Response(body, headers=headers)
+
+    @endpoint("healthz", m)
+    async def healthz(request: Request) -> Response:
+        """GET /healthz — the process is alive."""
+        return JSONResponse({"status": "ok"})
+
+    @endpoint("readyz", m)
+    async def readyz(request: Request) -> Response:
+        """GET /readyz — 200 when the database answers, else 503 with the reason."""
+        try:
+            await service.read(service.storage.ping)
+        except StorageUnavailableError as exc:
+            return unavailable(str(exc))
+        return JSONResponse({"status": "ready", "database": service.storage.backend})
+
+    @endpoint("openapi", m)
+    async def openapi(request: Request) -> Response:
+        """GET /openapi.json — the OpenAPI 3 description of this API."""
+        return JSONResponse(document)
+
+    @endpoint("index", m)
+    async def root(request: Request) -> Response:
+        return await index(request)
+
+    return [
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", root, methods=["GET"]),
+    ]

@@ -1,0 +1,70 @@
+"""Counters kept by this process only (requests, ingest, sweeps); the fleet state is in the DB."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+#: Route labels of ``heartbeat_fleet_http_requests_total``, initialised at 0.
+ROUTES = (
+    "registrar",
+    "heartbeat",
+    "consolas",
+    "consola",
+    "inactivas",
+    "estadisticas",
+    "historial",
+    "eliminar",
+    "metrics",
+    "healthz",
+    "readyz",
+    "openapi",
+    "index",
+    "other",
+)
+
+
+class ProcessMetrics:
+    """Per-process counters and the last known database health."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.heartbeats = 0
+        self.registrations = 0
+        self.marked_inactive = 0
+        self.last_ingest: float | None = None
+        self.requests: Counter[str] = Counter(dict.fromkeys(ROUTES, 0))
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.database_up = True
+        self.database_reason = ""
+
+    def request(self, route: str, status: int) -> None:
+        """Count one answered request."""
+        with self._lock:
+            self.requests[route] += 1
+            if status >= 400:
+                self.errors[(route, str(status))] += 1
+
+    def ingested(self, registration: bool, now: float) -> None:
+        """Count one acknowledged heartbeat or registration."""
+        with self._lock:
+            if registration:
+                self.registrations += 1
+            else:
+                self.heartbeats += 1
+            self.last_ingest = now
+
+    def swept(self, marked: int) -> None:
+        """Count consoles this process marked inactiva."""
+        with self._lock:
+            self.marked_inactive += marked
+
+    def database(self, up: bool, reason: str = "") -> None:
+        """Record the outcome of the latest database access."""
+        self.database_up = up
+        self.database_reason = reason
+
+    def snapshot(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Copies of the request and error counters."""
+        with self._lock:
+            return dict(self.requests), dict(self.errors)

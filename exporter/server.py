@@ -1,0 +1,56 @@
+"""Serving the app with uvicorn (uvloop + httptools); SIGTERM drains requests and commits."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import uvicorn
+
+from exporter.app import create_app
+from exporter.cli import redact
+from exporter.config import ExporterConfig
+from exporter.service import ExporterService
+
+log = logging.getLogger(__name__)
+
+
+def uvicorn_config(
+    service: ExporterService, access_log: bool = False, log_config: object = None
+) -> uvicorn.Config:
+    """The uvicorn settings for ``service`` (also used by in-process tests)."""
+    config = service.config
+    return uvicorn.Config(
+        create_app(service),
+        host=config.host,
+        port=config.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=access_log,
+        log_level=config.log_level,
+        log_config=log_config,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=int(config.request_timeout) + 5,
+        server_header=False,
+    )
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """Placeholder handler (uvicorn installs its own while serving)."""
+
+
+def serve(config: ExporterConfig, access_log: bool = False) -> int:
+    """Open the database, serve until a signal, commit and close. The exit status."""
+    service = ExporterService(config)
+    log.info(
+        "heartbeat exporter on http://%s:%d (database %s: %s)",
+        config.host, config.port, service.storage.backend, redact(config.database),
+    )  # fmt: skip
+    server = uvicorn.Server(uvicorn_config(service, access_log))
+    # uvicorn re-raises the captured signal after its graceful shutdown; with these handlers in
+    # place that re-raise is a no-op, so a SIGTERM/SIGINT stop exits 0 like a normal end.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _ignore)
+    server.run()
+    return 0 if server.started else 1

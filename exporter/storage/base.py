@@ -1,0 +1,229 @@
+"""The storage interface: write operations applied in batches, and the reads the API needs.
+
+Both backends (SQLite, PostgreSQL) implement :class:`Storage`. Writes arrive as small operation
+objects and are applied by :meth:`Storage.write_batch` in one transaction (group commit). Times are
+Unix seconds (floats) everywhere above this layer.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from consola_wire import Heartbeat, Registration
+
+#: History reasons (``consolas_historial.motivo``).
+REASON_REGISTRATION = "registro"
+REASON_HEARTBEAT = "heartbeat"
+REASON_GOODBYE = "despedida"
+REASON_SILENCE = "silencio"
+
+SCHEMA_VERSION = 1
+
+
+class StorageUnavailableError(RuntimeError):
+    """The database could not be reached or failed; the request gets a 503."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterOp:
+    """Insert or refresh a console (idempotent)."""
+
+    registration: Registration
+    now: float
+    default_inactive_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatOp:
+    """Update a known console; the result says whether it existed."""
+
+    console_id: str
+    heartbeat: Heartbeat
+    now: float
+    default_inactive_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOp:
+    """Retire a console and its history."""
+
+    console_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOp:
+    """Mark ``inactiva`` every console silent past its threshold (respecting the start grace)."""
+
+    now: float
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOp:
+    """Delete history rows older than ``before``."""
+
+    before: float
+
+
+WriteOp = RegisterOp | HeartbeatOp | DeleteOp | SweepOp | PruneOp
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResult:
+    """Outcome of a registration."""
+
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FoundResult:
+    """Outcome of a heartbeat or delete: whether the console existed."""
+
+    found: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """Consoles this sweep marked ``inactiva``."""
+
+    marked: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """History rows deleted."""
+
+    deleted: int
+
+
+WriteResult = RegisterResult | FoundResult | SweepResult | PruneResult
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleRecord:
+    """One row of ``consolas`` as the API shows it."""
+
+    id: str
+    nombre: str
+    estado: str
+    sistema: dict[str, Any] | None
+    ultima_actividad: float | None
+    ultimo_error: Any
+    video_en_proceso: str | None
+    created_at: float
+    updated_at: float
+    last_seen: float
+    intervalo_segundos: float | None
+    inactive_after_seconds: float
+    state_since: float
+    stopped_cleanly: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One state change of a console."""
+
+    at: float
+    estado_anterior: str | None
+    estado: str
+    motivo: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateStatistics:
+    """The seed's statistics query, one row per state present."""
+
+    estado: str
+    total: int
+    ultima_actividad_max: float | None
+    last_seen_max: float | None
+
+
+#: Columns of a fleet snapshot row, in order (tuples keep a 100k-console scrape cheap).
+FLEET_COLUMNS = (
+    "id",
+    "nombre",
+    "estado",
+    "last_seen",
+    "inactive_after_seconds",
+    "state_since",
+    "ultima_actividad",
+    "stopped_cleanly",
+    "video_en_proceso",
+    "hostname",
+    "platform",
+    "arch",
+    "runtime_version",
+)
+FleetRow = tuple[
+    str, str, str, float, float, float, float | None, bool, str | None, str, str, str, str
+]
+
+
+def threshold_for(interval: float | None, default_inactive_after: float) -> float:
+    """Silence threshold: twice the console's own interval when known, else the default."""
+    return 2.0 * interval if interval is not None else default_inactive_after
+
+
+def sistema_identity(sistema: dict[str, Any] | None) -> tuple[str, str, str, str]:
+    """``(hostname, platform, arch, runtime version)`` from ``sistema`` ('' when missing)."""
+    if not sistema:
+        return ("", "", "", "")
+
+    def text(key: str) -> str:
+        value = sistema.get(key)
+        return value if isinstance(value, str) else ""
+
+    version = text("pythonVersion") or text("nodeVersion")
+    return (text("hostname"), text("platform"), text("arch"), version)
+
+
+class Storage(ABC):
+    """What the exporter needs from a database. Implementations are thread-safe."""
+
+    #: Short backend name for logs and docs: ``sqlite`` or ``postgresql``.
+    backend: str
+
+    @abstractmethod
+    def write_batch(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Apply ``ops`` in one transaction and commit; results in the same order.
+
+        Raises :class:`StorageUnavailableError` when nothing was committed.
+        """
+
+    @abstractmethod
+    def list_consoles(
+        self, estado: str | None, limit: int, offset: int
+    ) -> tuple[list[ConsoleRecord], int]:
+        """A page of consoles ordered by id, and the total matching ``estado``."""
+
+    @abstractmethod
+    def get_console(self, console_id: str) -> ConsoleRecord | None:
+        """One console, or None."""
+
+    @abstractmethod
+    def silent_since(self, cutoff: float) -> list[ConsoleRecord]:
+        """Consoles not heard from since ``cutoff`` whose state is not ``inactiva`` (seed query)."""
+
+    @abstractmethod
+    def statistics(self) -> list[StateStatistics]:
+        """Count and latest activity per state (seed query)."""
+
+    @abstractmethod
+    def history(self, console_id: str, limit: int) -> list[HistoryEntry]:
+        """The latest state changes of a console, newest first."""
+
+    @abstractmethod
+    def fleet_snapshot(self) -> list[FleetRow]:
+        """Every console as a :data:`FleetRow`, for the fleet ``/metrics``."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise :class:`StorageUnavailableError` unless the database answers."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release every connection."""

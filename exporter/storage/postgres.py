@@ -1,0 +1,394 @@
+"""PostgreSQL backend (psycopg 3): one writer connection, pooled readers, safe across processes.
+
+Every state change is decided under a row lock (``SELECT ... FOR UPDATE`` inside the UPDATE), so
+several exporter processes on one database record each change exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
+
+from consola_wire import STATE_INACTIVA
+from exporter.storage.base import (
+    REASON_GOODBYE,
+    REASON_HEARTBEAT,
+    REASON_REGISTRATION,
+    REASON_SILENCE,
+    ConsoleRecord,
+    DeleteOp,
+    FleetRow,
+    FoundResult,
+    HeartbeatOp,
+    HistoryEntry,
+    PruneOp,
+    PruneResult,
+    RegisterOp,
+    RegisterResult,
+    StateStatistics,
+    Storage,
+    StorageUnavailableError,
+    SweepOp,
+    SweepResult,
+    WriteOp,
+    WriteResult,
+    sistema_identity,
+    threshold_for,
+)
+from exporter.storage.pool import ConnectionPool
+from exporter.storage.postgres_schema import migrate
+
+Conn = psycopg.Connection[TupleRow]
+
+CONNECT_TIMEOUT_SECONDS = 5
+DEADLOCK_RETRIES = 3
+
+CONSOLE_COLUMNS = (
+    "id::text, nombre, estado, sistema, extract(epoch FROM ultima_actividad)::float8,"
+    " ultimo_error, video_en_proceso, extract(epoch FROM created_at)::float8,"
+    " extract(epoch FROM updated_at)::float8, extract(epoch FROM last_seen)::float8,"
+    " intervalo_segundos, inactive_after_seconds, extract(epoch FROM state_since)::float8,"
+    " stopped_cleanly"
+)
+
+HEARTBEAT_SQL = """
+UPDATE consolas c SET
+  estado_previo = old.estado,
+  estado = %(estado)s::text,
+  sistema = COALESCE(%(sistema)s::jsonb, c.sistema),
+  ultima_actividad = %(actividad)s::timestamptz,
+  ultimo_error = %(error)s::jsonb,
+  video_en_proceso = %(video)s::text,
+  updated_at = %(now)s,
+  last_seen = %(now)s,
+  intervalo_segundos = COALESCE(%(intervalo)s::float8, old.intervalo_segundos),
+  inactive_after_seconds = COALESCE(2 * COALESCE(%(intervalo)s::float8, old.intervalo_segundos),
+                                    %(default)s::float8),
+  silent_deadline = %(now)s + make_interval(secs => COALESCE(
+      2 * COALESCE(%(intervalo)s::float8, old.intervalo_segundos), %(default)s::float8)),
+  state_since = CASE WHEN old.estado IS DISTINCT FROM %(estado)s::text
+                       OR old.video_en_proceso IS DISTINCT FROM %(video)s::text
+                     THEN %(now)s ELSE c.state_since END,
+  stopped_cleanly = %(stopped)s,
+  hostname = COALESCE(%(hostname)s::text, c.hostname),
+  platform = COALESCE(%(platform)s::text, c.platform),
+  arch = COALESCE(%(arch)s::text, c.arch),
+  runtime_version = COALESCE(%(version)s::text, c.runtime_version)
+FROM (SELECT id, estado, video_en_proceso, intervalo_segundos FROM consolas
+      WHERE id = %(id)s FOR UPDATE) old
+WHERE c.id = old.id
+RETURNING old.estado
+"""
+
+REGISTER_INSERT_SQL = """
+INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at, updated_at,
+  last_seen, intervalo_segundos, inactive_after_seconds, silent_deadline, state_since,
+  stopped_cleanly, hostname, platform, arch, runtime_version)
+VALUES (%(id)s, %(nombre)s, %(estado)s, %(sistema)s::jsonb, %(actividad)s::timestamptz, %(now)s,
+  %(now)s, %(now)s, %(intervalo)s::float8, %(threshold)s, %(deadline)s, %(now)s, FALSE,
+  %(hostname)s, %(platform)s, %(arch)s, %(version)s)
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+
+REGISTER_UPDATE_SQL = """
+UPDATE consolas SET nombre = %(nombre)s, estado = %(estado)s, sistema = %(sistema)s::jsonb,
+  ultima_actividad = %(actividad)s::timestamptz, ultimo_error = NULL, video_en_proceso = NULL,
+  updated_at = %(now)s, last_seen = %(now)s, intervalo_segundos = %(intervalo)s::float8,
+  inactive_after_seconds = %(threshold)s, silent_deadline = %(deadline)s,
+  state_since = CASE WHEN %(changed)s THEN %(now)s ELSE state_since END,
+  stopped_cleanly = FALSE, hostname = %(hostname)s, platform = %(platform)s, arch = %(arch)s,
+  runtime_version = %(version)s
+WHERE id = %(id)s
+"""
+
+SWEEP_SQL = """
+UPDATE consolas c SET estado = 'inactiva', state_since = %(now)s, updated_at = %(now)s,
+  stopped_cleanly = FALSE
+FROM (SELECT id, estado FROM consolas
+      WHERE estado != 'inactiva' AND silent_deadline < %(now)s
+        AND %(start)s + make_interval(secs => inactive_after_seconds) <= %(now)s
+      FOR UPDATE SKIP LOCKED) old
+WHERE c.id = old.id
+RETURNING c.id::text, old.estado
+"""
+
+HISTORY_SQL = (
+    "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
+    " VALUES (%s, %s, %s, %s, %s)"
+)
+
+
+def _ts(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _json(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+def _record(row: Sequence[Any]) -> ConsoleRecord:
+    return ConsoleRecord(
+        id=row[0],
+        nombre=row[1],
+        estado=row[2],
+        sistema=row[3],
+        ultima_actividad=row[4],
+        ultimo_error=row[5],
+        video_en_proceso=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        last_seen=row[9],
+        intervalo_segundos=row[10],
+        inactive_after_seconds=row[11],
+        state_since=row[12],
+        stopped_cleanly=bool(row[13]),
+    )
+
+
+def _sort_key(item: tuple[int, WriteOp]) -> tuple[int, str]:
+    """Row-locking ops in console-id order (no deadlocks between processes), sweeps last."""
+    op = item[1]
+    if isinstance(op, RegisterOp):
+        return (0, op.registration.console_id)
+    if isinstance(op, HeartbeatOp | DeleteOp):
+        return (0, op.console_id)
+    return (1, "")
+
+
+class PostgresStorage(Storage):
+    """Storage in PostgreSQL; several exporter processes may share one database."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._write_lock = threading.Lock()
+        self._writer: Conn | None = None
+        with self._write_lock:
+            migrate(self._writer_connection())
+        self._readers: ConnectionPool[Conn] = ConnectionPool(
+            lambda: self._connect(autocommit=True), lambda conn: conn.close()
+        )
+
+    def _connect(self, autocommit: bool) -> Conn:
+        try:
+            return psycopg.connect(
+                self.url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        except psycopg.Error as exc:
+            raise StorageUnavailableError(f"PostgreSQL: {exc}".strip()) from exc
+
+    def _writer_connection(self) -> Conn:
+        if self._writer is None or self._writer.closed:
+            self._writer = self._connect(autocommit=False)
+        return self._writer
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write_batch(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        ordered = sorted(enumerate(ops), key=_sort_key)
+        with self._write_lock:
+            for attempt in range(DEADLOCK_RETRIES + 1):
+                conn = self._writer_connection()
+                try:
+                    results: list[WriteResult | None] = [None] * len(ops)
+                    with conn.transaction(), conn.cursor() as cur:
+                        for index, op in ordered:
+                            results[index] = self._apply(cur, op)
+                    return [r for r in results if r is not None]
+                except psycopg.errors.TransactionRollback:
+                    if attempt == DEADLOCK_RETRIES:
+                        raise StorageUnavailableError("PostgreSQL: repeated deadlocks") from None
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    self._drop_writer()
+                    raise StorageUnavailableError(f"PostgreSQL: {exc}".strip()) from exc
+        raise StorageUnavailableError("PostgreSQL: unreachable")  # pragma: no cover
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._writer.close()
+        self._writer = None
+
+    def _apply(self, cur: psycopg.Cursor[TupleRow], op: WriteOp) -> WriteResult:
+        if isinstance(op, HeartbeatOp):
+            return self._heartbeat(cur, op)
+        if isinstance(op, RegisterOp):
+            return self._register(cur, op)
+        if isinstance(op, SweepOp):
+            return self._sweep(cur, op)
+        if isinstance(op, DeleteOp):
+            cur.execute("DELETE FROM consolas WHERE id = %s", (op.console_id,))
+            found = cur.rowcount > 0
+            cur.execute("DELETE FROM consolas_historial WHERE console_id = %s", (op.console_id,))
+            return FoundResult(found=found)
+        assert isinstance(op, PruneOp)
+        cur.execute("DELETE FROM consolas_historial WHERE at < %s", (_ts(op.before),))
+        return PruneResult(deleted=cur.rowcount)
+
+    def _heartbeat(self, cur: psycopg.Cursor[TupleRow], op: HeartbeatOp) -> FoundResult:
+        hb = op.heartbeat
+        now = _ts(op.now)
+        identity: tuple[str | None, ...] = (None, None, None, None)
+        if hb.sistema is not None:
+            identity = sistema_identity(hb.sistema)
+        cur.execute(
+            HEARTBEAT_SQL,
+            {
+                "id": op.console_id,
+                "estado": hb.estado,
+                "sistema": _json(hb.sistema),
+                "actividad": hb.ultima_actividad,
+                "error": _json(hb.ultimo_error),
+                "video": hb.video_en_proceso,
+                "now": now,
+                "intervalo": hb.interval_seconds,
+                "default": op.default_inactive_after,
+                "stopped": hb.estado == STATE_INACTIVA,
+                "hostname": identity[0],
+                "platform": identity[1],
+                "arch": identity[2],
+                "version": identity[3],
+            },
+        )
+        row = cur.fetchone()
+        if row is None:
+            return FoundResult(found=False)
+        if row[0] != hb.estado:
+            reason = REASON_GOODBYE if hb.estado == STATE_INACTIVA else REASON_HEARTBEAT
+            cur.execute(HISTORY_SQL, (op.console_id, now, row[0], hb.estado, reason))
+        return FoundResult(found=True)
+
+    def _register(self, cur: psycopg.Cursor[TupleRow], op: RegisterOp) -> RegisterResult:
+        reg = op.registration
+        now = _ts(op.now)
+        threshold = threshold_for(reg.interval_seconds, op.default_inactive_after)
+        hostname, platform, arch, version = sistema_identity(reg.sistema)
+        values: dict[str, Any] = {
+            "id": reg.console_id,
+            "nombre": reg.nombre,
+            "estado": reg.estado,
+            "sistema": _json(reg.sistema),
+            "actividad": reg.ultima_actividad,
+            "now": now,
+            "intervalo": reg.interval_seconds,
+            "threshold": threshold,
+            "deadline": _ts(op.now + threshold),
+            "hostname": hostname,
+            "platform": platform,
+            "arch": arch,
+            "version": version,
+        }
+        cur.execute(
+            "SELECT estado, video_en_proceso FROM consolas WHERE id = %s FOR UPDATE",
+            (reg.console_id,),
+        )
+        old = cur.fetchone()
+        if old is None:
+            cur.execute(REGISTER_INSERT_SQL, values)
+            if cur.fetchone() is not None:
+                cur.execute(
+                    HISTORY_SQL, (reg.console_id, now, None, reg.estado, REASON_REGISTRATION)
+                )
+                return RegisterResult(created=True)
+            # Another process inserted it meanwhile: lock it and update like a re-registration.
+            cur.execute(
+                "SELECT estado, video_en_proceso FROM consolas WHERE id = %s FOR UPDATE",
+                (reg.console_id,),
+            )
+            old = cur.fetchone()
+            assert old is not None
+        cur.execute(
+            REGISTER_UPDATE_SQL, {**values, "changed": old[0] != reg.estado or old[1] is not None}
+        )
+        if old[0] != reg.estado:
+            cur.execute(HISTORY_SQL, (reg.console_id, now, old[0], reg.estado, REASON_REGISTRATION))
+        return RegisterResult(created=False)
+
+    def _sweep(self, cur: psycopg.Cursor[TupleRow], op: SweepOp) -> SweepResult:
+        now = _ts(op.now)
+        cur.execute(SWEEP_SQL, {"now": now, "start": _ts(op.started_at)})
+        rows = cur.fetchall()
+        if rows:
+            cur.executemany(
+                HISTORY_SQL,
+                [(row[0], now, row[1], STATE_INACTIVA, REASON_SILENCE) for row in rows],
+            )
+        return SweepResult(marked=tuple(str(row[0]) for row in rows))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[TupleRow]:
+        try:
+            with self._readers.connection() as conn:
+                return conn.execute(sql.encode(), params).fetchall()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._readers.clear()
+            raise StorageUnavailableError(f"PostgreSQL: {exc}".strip()) from exc
+
+    def list_consoles(
+        self, estado: str | None, limit: int, offset: int
+    ) -> tuple[list[ConsoleRecord], int]:
+        where, params = ("WHERE estado = %s", [estado]) if estado else ("", [])
+        rows = self._read(
+            f"SELECT {CONSOLE_COLUMNS} FROM consolas {where} ORDER BY id LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        total = self._read(f"SELECT COUNT(*) FROM consolas {where}", params)[0][0]
+        return [_record(row) for row in rows], int(total)
+
+    def get_console(self, console_id: str) -> ConsoleRecord | None:
+        rows = self._read(
+            f"SELECT {CONSOLE_COLUMNS} FROM consolas WHERE id = %s", [uuid.UUID(console_id)]
+        )
+        return _record(rows[0]) if rows else None
+
+    def silent_since(self, cutoff: float) -> list[ConsoleRecord]:
+        rows = self._read(
+            f"SELECT {CONSOLE_COLUMNS} FROM consolas WHERE last_seen < %s"
+            " AND estado != 'inactiva' ORDER BY last_seen",
+            [_ts(cutoff)],
+        )
+        return [_record(row) for row in rows]
+
+    def statistics(self) -> list[StateStatistics]:
+        rows = self._read(
+            "SELECT estado, COUNT(*), extract(epoch FROM MAX(ultima_actividad))::float8,"
+            " extract(epoch FROM MAX(last_seen))::float8 FROM consolas"
+            " GROUP BY estado ORDER BY estado"
+        )
+        return [StateStatistics(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    def history(self, console_id: str, limit: int) -> list[HistoryEntry]:
+        rows = self._read(
+            "SELECT extract(epoch FROM at)::float8, estado_anterior, estado, motivo"
+            " FROM consolas_historial WHERE console_id = %s ORDER BY id DESC LIMIT %s",
+            [uuid.UUID(console_id), limit],
+        )
+        return [HistoryEntry(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def fleet_snapshot(self) -> list[FleetRow]:
+        rows = self._read(
+            "SELECT id::text, nombre, estado, extract(epoch FROM last_seen)::float8,"
+            " inactive_after_seconds, extract(epoch FROM state_since)::float8,"
+            " extract(epoch FROM ultima_actividad)::float8, stopped_cleanly, video_en_proceso,"
+            " hostname, platform, arch, runtime_version FROM consolas"
+        )
+        return rows
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        self._readers.close()
+        with self._write_lock:
+            self._drop_writer()

@@ -1,0 +1,70 @@
+"""PostgreSQL schema (the seed's ``consolas`` table and indexes, plus ours) and migrations."""
+
+from __future__ import annotations
+
+import psycopg
+
+from exporter.storage.base import SCHEMA_VERSION
+
+#: Any constant shared by every exporter process: serialises concurrent migrations.
+MIGRATION_LOCK_ID = 0x636F6E73
+
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS consolas (
+  id UUID PRIMARY KEY,
+  nombre VARCHAR(255) NOT NULL,
+  estado VARCHAR(50) NOT NULL,
+  estado_previo VARCHAR(50),
+  sistema JSONB,
+  ultima_actividad TIMESTAMP WITH TIME ZONE,
+  ultimo_error JSONB,
+  video_en_proceso VARCHAR(500),
+  created_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+  updated_at TIMESTAMP WITH TIME ZONE DEFAULT NOW(),
+  last_seen TIMESTAMP WITH TIME ZONE NOT NULL,
+  intervalo_segundos DOUBLE PRECISION,
+  inactive_after_seconds DOUBLE PRECISION NOT NULL,
+  silent_deadline TIMESTAMP WITH TIME ZONE NOT NULL,
+  state_since TIMESTAMP WITH TIME ZONE NOT NULL,
+  stopped_cleanly BOOLEAN NOT NULL DEFAULT FALSE,
+  hostname TEXT NOT NULL DEFAULT '',
+  platform TEXT NOT NULL DEFAULT '',
+  arch TEXT NOT NULL DEFAULT '',
+  runtime_version TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS idx_consolas_estado ON consolas(estado);
+CREATE INDEX IF NOT EXISTS idx_consolas_ultima_actividad ON consolas(ultima_actividad DESC);
+CREATE INDEX IF NOT EXISTS idx_consolas_last_seen ON consolas(last_seen);
+CREATE INDEX IF NOT EXISTS idx_consolas_silent_deadline ON consolas(silent_deadline)
+  WHERE estado != 'inactiva';
+CREATE TABLE IF NOT EXISTS consolas_historial (
+  id BIGSERIAL PRIMARY KEY,
+  console_id UUID NOT NULL,
+  at TIMESTAMP WITH TIME ZONE NOT NULL,
+  estado_anterior VARCHAR(50),
+  estado VARCHAR(50) NOT NULL,
+  motivo VARCHAR(50) NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_historial_console ON consolas_historial(console_id, id DESC);
+CREATE INDEX IF NOT EXISTS idx_historial_at ON consolas_historial(at);
+"""
+
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Create or upgrade the schema to :data:`SCHEMA_VERSION`, one process at a time."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(str(row[0])) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this exporter ({SCHEMA_VERSION})"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement.encode())
+            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))

@@ -1,0 +1,331 @@
+"""SQLite backend: one file in WAL mode, one writer connection, pooled readers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from consola_wire import STATE_INACTIVA
+from exporter.storage.base import (
+    REASON_GOODBYE,
+    REASON_HEARTBEAT,
+    REASON_REGISTRATION,
+    REASON_SILENCE,
+    ConsoleRecord,
+    DeleteOp,
+    FleetRow,
+    FoundResult,
+    HeartbeatOp,
+    HistoryEntry,
+    PruneResult,
+    RegisterOp,
+    RegisterResult,
+    StateStatistics,
+    Storage,
+    StorageUnavailableError,
+    SweepOp,
+    SweepResult,
+    WriteOp,
+    WriteResult,
+    sistema_identity,
+    threshold_for,
+)
+from exporter.storage.pool import ConnectionPool
+from exporter.storage.sqlite_schema import migrate
+
+CONSOLE_COLUMNS = (
+    "id, nombre, estado, sistema, ultima_actividad, ultimo_error, video_en_proceso, created_at,"
+    " updated_at, last_seen, intervalo_segundos, inactive_after_seconds, state_since,"
+    " stopped_cleanly"
+)
+HEARTBEAT_SQL = """
+UPDATE consolas SET
+  estado_previo = estado,
+  estado = ?1,
+  sistema = COALESCE(?2, sistema),
+  ultima_actividad = ?3,
+  ultimo_error = ?4,
+  state_since = CASE WHEN estado IS NOT ?1 OR video_en_proceso IS NOT ?5 THEN ?6
+                     ELSE state_since END,
+  video_en_proceso = ?5,
+  updated_at = ?6,
+  last_seen = ?6,
+  intervalo_segundos = COALESCE(?7, intervalo_segundos),
+  inactive_after_seconds = COALESCE(2 * COALESCE(?7, intervalo_segundos), ?8),
+  silent_deadline = ?6 + COALESCE(2 * COALESCE(?7, intervalo_segundos), ?8),
+  stopped_cleanly = ?9,
+  hostname = COALESCE(?10, hostname),
+  platform = COALESCE(?11, platform),
+  arch = COALESCE(?12, arch),
+  runtime_version = COALESCE(?13, runtime_version)
+WHERE id = ?14
+RETURNING estado_previo
+"""
+SYNCHRONOUS_MODES = ("full", "normal")
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _record(row: Sequence[Any]) -> ConsoleRecord:
+    return ConsoleRecord(
+        id=row[0],
+        nombre=row[1],
+        estado=row[2],
+        sistema=_loads(row[3]),
+        ultima_actividad=row[4],
+        ultimo_error=_loads(row[5]),
+        video_en_proceso=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        last_seen=row[9],
+        intervalo_segundos=row[10],
+        inactive_after_seconds=row[11],
+        state_since=row[12],
+        stopped_cleanly=bool(row[13]),
+    )
+
+
+class SQLiteStorage(Storage):
+    """Storage in one SQLite file (WAL). Writes are serialised on one connection."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, synchronous: str = "full") -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}")
+        self.path = str(path)
+        self._synchronous = synchronous.upper()
+        self._write_lock = threading.Lock()
+        try:
+            self._writer = self._connect()
+            migrate(self._writer)
+        except sqlite3.Error as exc:
+            raise StorageUnavailableError(
+                f"cannot open SQLite database {self.path!r}: {exc}"
+            ) from exc
+        self._readers: ConnectionPool[sqlite3.Connection] = ConnectionPool(
+            self._connect, lambda conn: conn.close()
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write_batch(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        with self._write_lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageUnavailableError(f"SQLite: {exc}") from exc
+            try:
+                results = [self._apply(conn, op) for op in ops]
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageUnavailableError(f"SQLite: {exc}") from exc
+                raise
+            return results
+
+    def _apply(self, conn: sqlite3.Connection, op: WriteOp) -> WriteResult:
+        if isinstance(op, HeartbeatOp):
+            return self._heartbeat(conn, op)
+        if isinstance(op, RegisterOp):
+            return self._register(conn, op)
+        if isinstance(op, SweepOp):
+            return self._sweep(conn, op)
+        if isinstance(op, DeleteOp):
+            cur = conn.execute("DELETE FROM consolas WHERE id = ?", (op.console_id,))
+            conn.execute("DELETE FROM consolas_historial WHERE console_id = ?", (op.console_id,))
+            return FoundResult(found=cur.rowcount > 0)
+        cur = conn.execute("DELETE FROM consolas_historial WHERE at < ?", (op.before,))
+        return PruneResult(deleted=cur.rowcount)
+
+    @staticmethod
+    def _history(conn: sqlite3.Connection, row: tuple[str, float, str | None, str, str]) -> None:
+        """Insert ``(console_id, at, estado_anterior, estado, motivo)``."""
+        conn.execute(
+            "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
+            " VALUES (?, ?, ?, ?, ?)",
+            row,
+        )
+
+    def _register(self, conn: sqlite3.Connection, op: RegisterOp) -> RegisterResult:
+        reg, now = op.registration, op.now
+        threshold = threshold_for(reg.interval_seconds, op.default_inactive_after)
+        actividad = reg.ultima_actividad.timestamp() if reg.ultima_actividad else None
+        hostname, platform, arch, version = sistema_identity(reg.sistema)
+        old = conn.execute(
+            "SELECT estado, video_en_proceso FROM consolas WHERE id = ?", (reg.console_id,)
+        ).fetchone()
+        values = {
+            "id": reg.console_id,
+            "nombre": reg.nombre,
+            "estado": reg.estado,
+            "sistema": _dumps(reg.sistema),
+            "actividad": actividad,
+            "now": now,
+            "intervalo": reg.interval_seconds,
+            "threshold": threshold,
+            "deadline": now + threshold,
+            "hostname": hostname,
+            "platform": platform,
+            "arch": arch,
+            "version": version,
+        }
+        if old is None:
+            conn.execute(
+                "INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at,"
+                " updated_at, last_seen, intervalo_segundos, inactive_after_seconds,"
+                " silent_deadline, state_since, stopped_cleanly, hostname, platform, arch,"
+                " runtime_version) VALUES (:id, :nombre, :estado, :sistema, :actividad, :now,"
+                " :now, :now, :intervalo, :threshold, :deadline, :now, 0, :hostname, :platform,"
+                " :arch, :version)",
+                values,
+            )
+            self._history(conn, (reg.console_id, now, None, reg.estado, REASON_REGISTRATION))
+            return RegisterResult(created=True)
+        changed = old[0] != reg.estado or old[1] is not None
+        conn.execute(
+            "UPDATE consolas SET nombre = :nombre, estado = :estado, sistema = :sistema,"
+            " ultima_actividad = :actividad, ultimo_error = NULL, video_en_proceso = NULL,"
+            " updated_at = :now, last_seen = :now, intervalo_segundos = :intervalo,"
+            " inactive_after_seconds = :threshold, silent_deadline = :deadline,"
+            " state_since = CASE WHEN :changed THEN :now ELSE state_since END,"
+            " stopped_cleanly = 0, hostname = :hostname, platform = :platform, arch = :arch,"
+            " runtime_version = :version WHERE id = :id",
+            {**values, "changed": changed},
+        )
+        if old[0] != reg.estado:
+            self._history(conn, (reg.console_id, now, old[0], reg.estado, REASON_REGISTRATION))
+        return RegisterResult(created=False)
+
+    def _heartbeat(self, conn: sqlite3.Connection, op: HeartbeatOp) -> FoundResult:
+        """One statement: SET expressions see the old row, so ``estado_previo`` returns it."""
+        hb = op.heartbeat
+        identity: tuple[str | None, ...] = (None, None, None, None)
+        if hb.sistema is not None:
+            identity = sistema_identity(hb.sistema)
+        row = conn.execute(
+            HEARTBEAT_SQL,
+            (
+                hb.estado,
+                _dumps(hb.sistema),
+                hb.ultima_actividad.timestamp() if hb.ultima_actividad else None,
+                _dumps(hb.ultimo_error),
+                hb.video_en_proceso,
+                op.now,
+                hb.interval_seconds,
+                op.default_inactive_after,
+                hb.estado == STATE_INACTIVA,
+                *identity,
+                op.console_id,
+            ),
+        ).fetchone()
+        if row is None:
+            return FoundResult(found=False)
+        if row[0] != hb.estado:
+            reason = REASON_GOODBYE if hb.estado == STATE_INACTIVA else REASON_HEARTBEAT
+            self._history(conn, (op.console_id, op.now, row[0], hb.estado, reason))
+        return FoundResult(found=True)
+
+    def _sweep(self, conn: sqlite3.Connection, op: SweepOp) -> SweepResult:
+        rows = conn.execute(
+            "SELECT id, estado FROM consolas WHERE estado != 'inactiva'"
+            " AND silent_deadline < :now AND :start + inactive_after_seconds <= :now",
+            {"now": op.now, "start": op.started_at},
+        ).fetchall()
+        if not rows:
+            return SweepResult(marked=())
+        conn.executemany(
+            "UPDATE consolas SET estado = 'inactiva', state_since = :now, updated_at = :now,"
+            " stopped_cleanly = 0 WHERE id = :id",
+            [{"id": row[0], "now": op.now} for row in rows],
+        )
+        conn.executemany(
+            "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
+            " VALUES (?, ?, ?, 'inactiva', ?)",
+            [(row[0], op.now, row[1], REASON_SILENCE) for row in rows],
+        )
+        return SweepResult(marked=tuple(row[0] for row in rows))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        try:
+            with self._readers.connection() as conn:
+                return conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageUnavailableError(f"SQLite: {exc}") from exc
+
+    def list_consoles(
+        self, estado: str | None, limit: int, offset: int
+    ) -> tuple[list[ConsoleRecord], int]:
+        where, params = ("WHERE estado = ?", [estado]) if estado else ("", [])
+        rows = self._read(
+            f"SELECT {CONSOLE_COLUMNS} FROM consolas {where} ORDER BY id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        total = self._read(f"SELECT COUNT(*) FROM consolas {where}", params)[0][0]
+        return [_record(row) for row in rows], int(total)
+
+    def get_console(self, console_id: str) -> ConsoleRecord | None:
+        rows = self._read(f"SELECT {CONSOLE_COLUMNS} FROM consolas WHERE id = ?", [console_id])
+        return _record(rows[0]) if rows else None
+
+    def silent_since(self, cutoff: float) -> list[ConsoleRecord]:
+        rows = self._read(
+            f"SELECT {CONSOLE_COLUMNS} FROM consolas WHERE last_seen < ?"
+            " AND estado != 'inactiva' ORDER BY last_seen",
+            [cutoff],
+        )
+        return [_record(row) for row in rows]
+
+    def statistics(self) -> list[StateStatistics]:
+        rows = self._read(
+            "SELECT estado, COUNT(*), MAX(ultima_actividad), MAX(last_seen) FROM consolas"
+            " GROUP BY estado ORDER BY estado"
+        )
+        return [StateStatistics(r[0], int(r[1]), r[2], r[3]) for r in rows]
+
+    def history(self, console_id: str, limit: int) -> list[HistoryEntry]:
+        rows = self._read(
+            "SELECT at, estado_anterior, estado, motivo FROM consolas_historial"
+            " WHERE console_id = ? ORDER BY id DESC LIMIT ?",
+            [console_id, limit],
+        )
+        return [HistoryEntry(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def fleet_snapshot(self) -> list[FleetRow]:
+        return self._read(
+            "SELECT id, nombre, estado, last_seen, inactive_after_seconds, state_since,"
+            " ultima_actividad, stopped_cleanly, video_en_proceso, hostname, platform, arch,"
+            " runtime_version FROM consolas"
+        )
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        self._readers.close()
+        with self._write_lock:
+            self._writer.close()

@@ -1,0 +1,73 @@
+"""SQLite schema (the seed's ``consolas`` table and indexes, plus our columns) and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from exporter.storage.base import SCHEMA_VERSION
+
+#: Times are Unix seconds (REAL); JSON columns hold JSON text.
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS consolas (
+  id TEXT PRIMARY KEY,
+  nombre TEXT NOT NULL,
+  estado TEXT NOT NULL,
+  estado_previo TEXT,
+  sistema TEXT,
+  ultima_actividad REAL,
+  ultimo_error TEXT,
+  video_en_proceso TEXT,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  last_seen REAL NOT NULL,
+  intervalo_segundos REAL,
+  inactive_after_seconds REAL NOT NULL,
+  silent_deadline REAL NOT NULL,
+  state_since REAL NOT NULL,
+  stopped_cleanly INTEGER NOT NULL DEFAULT 0,
+  hostname TEXT NOT NULL DEFAULT '',
+  platform TEXT NOT NULL DEFAULT '',
+  arch TEXT NOT NULL DEFAULT '',
+  runtime_version TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS idx_consolas_estado ON consolas(estado);
+CREATE INDEX IF NOT EXISTS idx_consolas_ultima_actividad ON consolas(ultima_actividad DESC);
+CREATE INDEX IF NOT EXISTS idx_consolas_last_seen ON consolas(last_seen);
+CREATE INDEX IF NOT EXISTS idx_consolas_silent_deadline ON consolas(silent_deadline)
+  WHERE estado != 'inactiva';
+CREATE TABLE IF NOT EXISTS consolas_historial (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  console_id TEXT NOT NULL,
+  at REAL NOT NULL,
+  estado_anterior TEXT,
+  estado TEXT NOT NULL,
+  motivo TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_historial_console ON consolas_historial(console_id, id DESC);
+CREATE INDEX IF NOT EXISTS idx_historial_at ON consolas_historial(at);
+"""
+
+#: Migrations by target version; each runs once, in order, inside one transaction.
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the schema to :data:`SCHEMA_VERSION` (idempotent, concurrency-safe)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this exporter ({SCHEMA_VERSION})"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,161 @@
+"""Group commit: one thread applies queued writes in shared transactions, then wakes the callers.
+
+A request puts its operation on the queue and awaits a future. The writer thread takes everything
+queued (up to ``max_batch``), applies it in one transaction, commits, and only then resolves the
+futures — one ``call_soon_threadsafe`` per event loop and batch. So a 2xx always means committed,
+and under load many requests share one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from exporter.storage.base import Storage, StorageUnavailableError, WriteOp, WriteResult
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH = 2048
+
+Outcome = WriteResult | BaseException
+
+
+@dataclass(slots=True)
+class _Pending:
+    op: WriteOp
+    loop: asyncio.AbstractEventLoop | None
+    future: asyncio.Future[WriteResult] | concurrent.futures.Future[WriteResult]
+
+
+def _settle(future: asyncio.Future[WriteResult], outcome: Outcome) -> None:
+    if future.done():  # the caller timed out or went away
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _settle_all(items: list[tuple[asyncio.Future[WriteResult], Outcome]]) -> None:
+    for future, outcome in items:
+        _settle(future, outcome)
+
+
+class GroupCommitWriter:
+    """Owns the only write path to the storage."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        on_health: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        self._storage = storage
+        self._max_batch = max_batch
+        self._on_health = on_health or (lambda ok, reason: None)
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="exporter-writer", daemon=True)
+        self._closed = False
+        self.batches = 0
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit everything already queued, then stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    async def submit(self, op: WriteOp, timeout: float) -> WriteResult:
+        """Queue ``op`` and wait for its commit; StorageUnavailableError on failure/timeout."""
+        if self._closed:
+            raise StorageUnavailableError("the exporter is shutting down")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[WriteResult] = loop.create_future()
+        self._queue.put(_Pending(op, loop, future))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise StorageUnavailableError(
+                f"the database did not commit within {timeout:g}s"
+            ) from None
+
+    def submit_sync(self, op: WriteOp, timeout: float) -> WriteResult:
+        """Blocking variant of :meth:`submit` for threads without an event loop."""
+        if self._closed:
+            raise StorageUnavailableError("the exporter is shutting down")
+        future: concurrent.futures.Future[WriteResult] = concurrent.futures.Future()
+        self._queue.put(_Pending(op, None, future))
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise StorageUnavailableError(
+                f"the database did not commit within {timeout:g}s"
+            ) from None
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._process(batch)
+
+    def _process(self, batch: list[_Pending]) -> None:
+        outcomes: list[Outcome]
+        try:
+            outcomes = list(self._storage.write_batch([p.op for p in batch]))
+            self._on_health(True, "")
+        except StorageUnavailableError as exc:
+            log.warning("write batch of %d failed: %s", len(batch), exc)
+            self._on_health(False, str(exc))
+            outcomes = [exc] * len(batch)
+        except Exception as exc:
+            if len(batch) > 1:  # isolate the operation that broke the batch
+                for pending in batch:
+                    self._process([pending])
+                return
+            log.exception("write failed: %r", batch[0].op)
+            outcomes = [exc]
+        self.batches += 1
+        self._resolve(batch, outcomes)
+
+    @staticmethod
+    def _resolve(batch: list[_Pending], outcomes: list[Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[WriteResult], Outcome]]]
+        by_loop = {}
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            future = pending.future
+            if pending.loop is None:
+                assert isinstance(future, concurrent.futures.Future)
+                if not future.done():
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+            else:
+                assert isinstance(future, asyncio.Future)
+                by_loop.setdefault(pending.loop, []).append((future, outcome))
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+                loop.call_soon_threadsafe(_settle_all, items)
