@@ -1,7 +1,11 @@
-"""The fleet ``/metrics``: a custom collector that reads current state at scrape time.
+"""The fleet ``/metrics``, built at scrape time from one database snapshot.
 
-Names follow docs/contracts.md "Fleet /metrics". Rendering stays in this module (and
-:func:`render`) so a faster renderer can replace it without touching the API.
+Names follow docs/contracts.md "Fleet /metrics". The per-console families (about twelve samples
+per console, so over a million at 100,000 consoles) are written by the hand renderer in
+:mod:`exporter.fleet_exposition`, because ``prometheus_client`` took seconds for them (bench/).
+:class:`ConsoleFamiliesCollector` is the ``prometheus_client`` definition of the same families:
+the tests prove the two identical with the official parser and promtool. The small families
+(counts per state, this process's counters, ``process_*``) go through ``prometheus_client``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from consola_wire import ALL_STATES
+from exporter.fleet_exposition import ConsoleFamiliesRenderer
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage.base import FleetRow
 
@@ -28,26 +33,15 @@ PREFIX = "heartbeat_fleet_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class FleetCollector(Collector):
-    """Builds every fleet series from one database snapshot and this process's counters.
+class ConsoleFamiliesCollector(Collector):
+    """The per-console families with ``prometheus_client`` (the reference for the renderer)."""
 
-    ``rows`` is None when the database could not be read: the scrape still succeeds, with
-    ``heartbeat_fleet_database_up 0`` and without the per-console series.
-    """
-
-    def __init__(
-        self, rows: list[FleetRow] | None, metrics: ProcessMetrics, video_info: bool = True
-    ) -> None:
+    def __init__(self, rows: list[FleetRow], video_info: bool = True) -> None:
         self._rows = rows
-        self._metrics = metrics
         self._video_info = video_info
 
     def collect(self) -> Iterator[Metric]:
-        if self._rows is not None:
-            yield from self._fleet(self._rows)
-        yield from self._process()
-
-    def _fleet(self, rows: list[FleetRow]) -> Iterator[Metric]:
+        rows = self._rows
         last_seen = GaugeMetricFamily(
             PREFIX + "last_seen_timestamp_seconds",
             "Server receive time of the console's last registration or heartbeat, Unix seconds.",
@@ -88,11 +82,9 @@ class FleetCollector(Collector):
             "The video the console is processing, present only while it is ocupada.",
             labels=["console_id", "video"],
         )
-        counts: Counter[str] = Counter(dict.fromkeys(ALL_STATES, 0))
         for row in rows:
             (cid, nombre, estado, seen, threshold, state_since, actividad, clean, video_name,
              hostname, platform, arch, version) = row  # fmt: skip
-            counts[estado] += 1
             last_seen.add_metric([cid], seen)
             inactive_after.add_metric([cid], threshold)
             for name in ALL_STATES:
@@ -113,17 +105,32 @@ class FleetCollector(Collector):
             stopped.add_metric([cid], 1.0 if clean else 0.0)
             if self._video_info and estado == "ocupada" and video_name:
                 video.add_metric([cid], {"video": video_name})
-        consoles = GaugeMetricFamily(
-            PREFIX + "consoles", "Number of known consoles in each state.", labels=["state"]
-        )
-        for name in ALL_STATES:
-            consoles.add_metric([name], counts[name])
         yield from (last_seen, inactive_after, state, info, since, client, stopped)
         if self._video_info:
             yield video
-        yield consoles
 
-    def _process(self) -> Iterator[Metric]:
+
+class FleetSummaryCollector(Collector):
+    """Counts per state (from the snapshot) and this process's own counters.
+
+    ``rows`` is None when the database could not be read: the scrape still succeeds, with
+    ``heartbeat_fleet_database_up 0`` and without the per-console series.
+    """
+
+    def __init__(self, rows: list[FleetRow] | None, metrics: ProcessMetrics) -> None:
+        self._rows = rows
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        if self._rows is not None:
+            counts: Counter[str] = Counter(dict.fromkeys(ALL_STATES, 0))
+            counts.update(row[2] for row in self._rows)
+            consoles = GaugeMetricFamily(
+                PREFIX + "consoles", "Number of known consoles in each state.", labels=["state"]
+            )
+            for name in ALL_STATES:
+                consoles.add_metric([name], counts[name])
+            yield consoles
         m = self._metrics
         requests, errors = m.snapshot()
         yield CounterMetricFamily(
@@ -168,26 +175,38 @@ class FleetCollector(Collector):
             )
 
 
-def build_registry(
-    rows: list[FleetRow] | None, metrics: ProcessMetrics, video_info: bool
-) -> CollectorRegistry:
-    """A private registry for one scrape: the fleet collector and the process collector."""
+def summary_registry(rows: list[FleetRow] | None, metrics: ProcessMetrics) -> CollectorRegistry:
+    """A private registry for one scrape: the summary collector and the process collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetCollector(rows, metrics, video_info))
+    registry.register(FleetSummaryCollector(rows, metrics))
     ProcessCollector(registry=registry)
     return registry
 
 
-def render(
-    rows: list[FleetRow] | None, metrics: ProcessMetrics, video_info: bool, accept_gzip: bool
-) -> tuple[bytes, dict[str, str]]:
-    """The exposition text (gzip-compressed when the scraper accepts it) and its headers."""
-    body = generate_latest(build_registry(rows, metrics, video_info))
-    headers = {"Content-Type": CONTENT_TYPE}
-    if accept_gzip:
-        body = gzip.compress(body, compresslevel=1)
-        headers["Content-Encoding"] = "gzip"
-    return body, headers
+class FleetRenderer:
+    """Renders the whole fleet ``/metrics``; one per exporter (it caches per-console lines)."""
+
+    def __init__(self, video_info: bool = True) -> None:
+        self._consoles = ConsoleFamiliesRenderer(video_info)
+
+    def render(
+        self, rows: list[FleetRow] | None, metrics: ProcessMetrics, accept_gzip: bool
+    ) -> tuple[bytes, dict[str, str]]:
+        """The exposition text (gzip-compressed when the scraper accepts it) and its headers."""
+        body = generate_latest(summary_registry(rows, metrics))
+        if rows is not None:
+            body = self._consoles.render(rows) + body
+        headers = {"Content-Type": CONTENT_TYPE}
+        if accept_gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return body, headers
 
 
-__all__ = ["CONTENT_TYPE", "FleetCollector", "build_registry", "render"]
+__all__ = [
+    "CONTENT_TYPE",
+    "ConsoleFamiliesCollector",
+    "FleetRenderer",
+    "FleetSummaryCollector",
+    "summary_registry",
+]

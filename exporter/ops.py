@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.errors import endpoint, unavailable
-from exporter.fleet_metrics import render
+from exporter.fleet_metrics import FleetRenderer
 from exporter.openapi import openapi_document
 from exporter.service import ExporterService
 from exporter.status_page import index
@@ -19,7 +19,7 @@ from exporter.storage.base import FleetRow
 def ops_routes(service: ExporterService) -> list[Route]:
     """Routes outside ``/api`` bound to ``service``."""
     m = service.metrics
-    video_info = service.config.video_info
+    renderer = FleetRenderer(service.config.video_info)
     document = openapi_document()
 
     @endpoint("metrics", m)
@@ -31,7 +31,7 @@ def ops_routes(service: ExporterService) -> list[Route]:
             rows = await service.read(service.storage.fleet_snapshot)
         except StorageUnavailableError:
             rows = None  # still a valid scrape: database_up 0, no per-console series
-        body, headers = await anyio.to_thread.run_sync(render, rows, m, video_info, accept_gzip)
+        body, headers = await anyio.to_thread.run_sync(renderer.render, rows, m, accept_gzip)
         return Response(body, headers=headers)
 
     @endpoint("healthz", m)
