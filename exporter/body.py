@@ -26,6 +26,11 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> object:
             raise ApiError(400, "invalid_request", "Content-Length", "must be a number")
         if int(declared) > limit:
             raise _too_large(limit)
+    if declared is not None:  # the common case: the size is known and within the limit
+        try:
+            return decode_json(await request.body())
+        except ClientDisconnect:
+            raise ApiError(400, "invalid_request", "body", "the client disconnected") from None
     chunks: list[bytes] = []
     total = 0
     try:
