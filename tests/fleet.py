@@ -19,20 +19,21 @@ FAST_INTERVAL_MINUTES = 0.02
 
 
 def fast_console(api_url: str, directory: Path, name: str, **overrides: Any) -> HeartbeatService:
-    """A library console reporting every 1.2 s to ``api_url`` (``.../api``), metrics off."""
+    """A library console reporting every 1.2 s to ``api_url`` (``.../api``), metrics off unless
+    ``overrides`` say otherwise."""
     directory.mkdir(parents=True, exist_ok=True)
-    config = HeartbeatConfig(
-        api_base_url=api_url,
-        console_name=name,
-        console_id_file=directory / ".console-id",
-        interval_minutes=FAST_INTERVAL_MINUTES,
-        timeout_seconds=2.0,
-        metrics_port=None,
-        retry_initial_seconds=0.2,
-        retry_max_seconds=1.0,
-        stop_timeout_seconds=2.0,
-        **overrides,
-    )
+    settings: dict[str, Any] = {
+        "api_base_url": api_url,
+        "console_name": name,
+        "console_id_file": directory / ".console-id",
+        "interval_minutes": FAST_INTERVAL_MINUTES,
+        "timeout_seconds": 2.0,
+        "metrics_port": None,
+        "retry_initial_seconds": 0.2,
+        "retry_max_seconds": 1.0,
+        "stop_timeout_seconds": 2.0,
+    }
+    config = HeartbeatConfig(**{**settings, **overrides})
     return HeartbeatService(config)
 
 
