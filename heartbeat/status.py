@@ -1,0 +1,307 @@
+"""``heartbeat status``: the fleet from the exporter's API as a table (or JSON), silent first.
+
+The same reading and formatting serve ``heartbeat demo``'s live view: :func:`fetch_fleet` asks
+``GET {API_BASE_URL}/consolas`` and :func:`render_table` lays the consoles out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from consola_wire import STATE_INACTIVA
+
+#: The seed's development value, used when neither the flag nor API_BASE_URL say otherwise.
+DEFAULT_API_BASE_URL = "http://localhost:3000/api"
+DEFAULT_TIMEOUT_SECONDS = 5.0
+#: Exit status when the API cannot be reached or answers something that is not the fleet.
+EXIT_UNREACHABLE = 3
+#: Most consoles one listing request asks for (the API's maximum page size).
+PAGE_SIZE = 10000
+#: Environment variable holding the token for an exporter whose read endpoints require one.
+READ_TOKEN_VARIABLE = "HEARTBEAT_READ_TOKEN"
+VIDEO_WIDTH = 32
+NAME_WIDTH = 24
+
+
+class ApiUnreachableError(Exception):
+    """The exporter's API did not answer, or answered something that is not the fleet."""
+
+
+class ApiRefusedError(ApiUnreachableError):
+    """The API answered, but not with the fleet (an error status or another document)."""
+
+
+@dataclass(frozen=True)
+class ConsoleRow:
+    """One console as the API returned it, plus what the operator needs to see at a glance."""
+
+    data: Mapping[str, Any]
+    silent: bool
+    seconds_since_seen: float | None
+
+    @property
+    def estado(self) -> str:
+        """The state the exporter holds (``inactiva`` included)."""
+        return str(self.data.get("estado", "?"))
+
+
+def parse_time(text: object) -> float | None:
+    """Unix seconds of an ISO-8601 timestamp from the API (``...Z``), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def is_silent(console: Mapping[str, Any], now: float) -> bool:
+    """True for a console that stopped reporting without a goodbye.
+
+    Either the exporter already marked it ``inactiva`` for silence (not a clean stop), or its last
+    contact is older than its own threshold and the next sweep will mark it.
+    """
+    if console.get("estado") == STATE_INACTIVA:
+        return not console.get("detenidaLimpiamente", False)
+    last_seen = parse_time(console.get("ultimoContacto"))
+    threshold = console.get("umbralInactividadSegundos")
+    if last_seen is None or not isinstance(threshold, int | float):
+        return False
+    return now - last_seen > threshold
+
+
+def rows_for(consoles: Sequence[Mapping[str, Any]], now: float) -> list[ConsoleRow]:
+    """Consoles as rows, silent ones first, then ``inactiva`` (clean stops), then by name."""
+    rows = []
+    for console in consoles:
+        last_seen = parse_time(console.get("ultimoContacto"))
+        since = None if last_seen is None else max(0.0, now - last_seen)
+        rows.append(ConsoleRow(console, is_silent(console, now), since))
+    return sorted(
+        rows,
+        key=lambda r: (
+            not r.silent,
+            r.estado != STATE_INACTIVA,
+            str(r.data.get("nombre", "")),
+            str(r.data.get("id", "")),
+        ),
+    )
+
+
+def fetch_fleet(
+    api_base_url: str,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    session: requests.Session | None = None,
+    token: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every console the API knows (``GET {api_base_url}/consolas``); raises ApiUnreachableError.
+
+    ``token`` is sent as ``Authorization: Bearer`` for an exporter whose reads require one.
+    """
+    url = api_base_url.rstrip("/") + "/consolas"
+    getter = session or requests
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    consoles: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        try:
+            response = getter.get(
+                url,
+                params={"limit": PAGE_SIZE, "offset": offset},
+                headers=headers,
+                timeout=timeout,
+            )
+        except requests.RequestException as exc:
+            raise ApiUnreachableError(f"cannot reach {url}: {_reason(exc)}") from None
+        if response.status_code in (401, 403):
+            raise ApiRefusedError(
+                f"{url} answered HTTP {response.status_code}: reading the fleet needs a valid "
+                f"token (--read-token or ${READ_TOKEN_VARIABLE})"
+            )
+        if response.status_code != 200:
+            raise ApiRefusedError(f"{url} answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+            page = body["consolas"]
+            total = int(body["total"])
+        except (ValueError, KeyError, TypeError):
+            raise ApiRefusedError(
+                f"{url} did not answer with the fleet (is it the consoles API?)"
+            ) from None
+        consoles.extend(page)
+        offset += len(page)
+        if not page or offset >= total:
+            return consoles
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or host unreachable"
+    return type(exc).__name__
+
+
+def humanize_age(seconds: float | None) -> str:
+    """``4s ago``, ``3m ago``, ``2h ago``, ``5d ago``; ``never`` for None."""
+    if seconds is None:
+        return "never"
+    value = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size:
+            return f"{value // size}{unit} ago"
+    return f"{value}s ago"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(rows: Sequence[ConsoleRow]) -> str:
+    """A plain-text table: marker, state, name, short id, video, last seen."""
+    header = ("", "STATE", "NAME", "ID", "VIDEO", "LAST SEEN")
+    lines = [header]
+    for row in rows:
+        video = row.data.get("videoEnProceso") or "-"
+        error = row.data.get("ultimoError")
+        if row.estado == "error" and isinstance(error, Mapping) and error.get("message"):
+            video = f"{video} ({error['message']})" if video != "-" else str(error["message"])
+        lines.append(
+            (
+                "SILENT" if row.silent else "",
+                row.estado,
+                _cut(_one_line(str(row.data.get("nombre", ""))), NAME_WIDTH),
+                str(row.data.get("id", ""))[:8],
+                _cut(_one_line(str(video)), VIDEO_WIDTH),
+                humanize_age(row.seconds_since_seen),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _one_line(text: str) -> str:
+    """Control characters (newlines, escape sequences) shown as spaces: a name cannot redraw the
+    operator's terminal."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def summary_line(rows: Sequence[ConsoleRow]) -> str:
+    """``12 consoles: 5 ocupada, 4 esperando, 1 error, 2 inactiva (1 silent)``."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.estado] = counts.get(row.estado, 0) + 1
+    parts = ", ".join(f"{n} {estado}" for estado, n in sorted(counts.items()))
+    silent = sum(row.silent for row in rows)
+    noun = "console" if len(rows) == 1 else "consoles"
+    return f"{len(rows)} {noun}" + (f": {parts}" if parts else "") + f" ({silent} silent)"
+
+
+def default_api_base_url(environ: Mapping[str, str] | None = None) -> str:
+    """``API_BASE_URL`` from the environment, else from the nearest ``.env``, else the seed's."""
+    env = os.environ if environ is None else environ
+    value = env.get("API_BASE_URL", "").strip()
+    if value:
+        return value
+    from dotenv import dotenv_values, find_dotenv
+
+    path = find_dotenv(usecwd=True)
+    if path and Path(path).is_file():
+        value = (dotenv_values(path).get("API_BASE_URL") or "").strip()
+        if value:
+            return value
+    return DEFAULT_API_BASE_URL
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heartbeat status",
+        description="Show the fleet from the exporter's API: silent consoles first. Exit status "
+        f"0, or {EXIT_UNREACHABLE} when the API cannot be reached.",
+    )
+    parser.add_argument(
+        "--api-base-url",
+        default=None,
+        help="the consoles API, ending in /api (default: $API_BASE_URL from the environment or "
+        f".env, else {DEFAULT_API_BASE_URL})",
+    )
+    parser.add_argument(
+        "--inactive",
+        action="store_true",
+        help="only consoles that are inactiva or silent",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON (the API's consoles plus 'silenciosa')"
+    )
+    parser.add_argument(
+        "--read-token",
+        default=None,
+        help="bearer token for an exporter whose reads require one "
+        f"(default: ${READ_TOKEN_VARIABLE})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"seconds to wait for the API (default: {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the fleet; 3 (with a message on stderr) when the API is unreachable."""
+    args = _parser().parse_args(argv)
+    api = (args.api_base_url or default_api_base_url()).rstrip("/")
+    try:
+        token = args.read_token or os.environ.get(READ_TOKEN_VARIABLE) or None
+        consoles = fetch_fleet(api, timeout=args.timeout, token=token)
+    except ApiRefusedError as exc:
+        print(f"heartbeat status: cannot read the fleet: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ApiUnreachableError as exc:
+        print(
+            f"heartbeat status: the consoles API is unreachable: {exc}\n"
+            "Is the exporter running? Check --api-base-url / API_BASE_URL "
+            "(it must end in /api, e.g. http://localhost:3000/api).",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    rows = rows_for(consoles, time.time())
+    if args.inactive:
+        rows = [r for r in rows if r.silent or r.estado == STATE_INACTIVA]
+    if args.json:
+        body = {
+            "apiBaseUrl": api,
+            "consolas": [{**r.data, "silenciosa": r.silent} for r in rows],
+            "total": len(rows),
+            "silenciosas": sum(r.silent for r in rows),
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no inactive consoles" if args.inactive else f"no consoles registered at {api}")
+        return 0
+    print(render_table(rows))
+    print()
+    print(summary_line(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
