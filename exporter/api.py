@@ -17,11 +17,21 @@ from consola_wire import (
     parse_registration,
     validate_console_id,
 )
-from consola_wire.protocol import KEY_ULTIMA_ACTIVIDAD, REGISTER_PATH
+from consola_wire.protocol import KEY_SECRETO, KEY_ULTIMA_ACTIVIDAD, REGISTER_PATH
 from exporter.api_json import console_json, history_json, statistics_json
+from exporter.auth import (
+    MISSING_FOR_DELETE,
+    MISSING_FOR_HEARTBEAT,
+    MISSING_FOR_REGISTRATION,
+    NO_STORE,
+    Authenticator,
+)
 from exporter.body import read_json
+from exporter.decompress import ACCEPT_ENCODING_HEADERS
 from exporter.errors import ApiError, endpoint
 from exporter.service import ExporterService
+from exporter.storage.base import Credential
+from exporter.tokens import hash_secret
 
 T = TypeVar("T")
 
@@ -68,21 +78,33 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
     """Routes under ``/api`` bound to ``service``."""
     storage = service.storage
     m = service.metrics
+    auth = Authenticator(service.config.enrollment_token, service.config.read_token)
+
+    async def credential(console_id: str) -> Credential | None:
+        return await service.read(lambda: storage.credential(console_id))
 
     @endpoint("registrar", m)
     async def registrar(request: Request) -> Response:
-        """POST /api/consolas/registrar — idempotent registration."""
+        """POST /api/consolas/registrar — idempotent registration (issues secrets with tokens)."""
+        presented = auth.write_credential(request, MISSING_FOR_REGISTRATION)
         registration = _parse(parse_registration, await read_json(request))
-        result = await service.register(registration)
-        body = {"ok": True, "id": registration.console_id, "creada": result.created}
-        return JSONResponse(body, status_code=201 if result.created else 200)
+        secret = await auth.registration_secret(presented, registration.console_id, credential)
+        result = await service.register(registration, hash_secret(secret) if secret else None)
+        body: dict[str, Any] = {"ok": True, "id": registration.console_id, "creada": result.created}
+        headers = dict(ACCEPT_ENCODING_HEADERS)
+        if secret is not None:
+            body[KEY_SECRETO] = secret
+            headers.update(NO_STORE)
+        return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
 
     @endpoint("heartbeat", m)
     async def heartbeat(request: Request) -> Response:
         """POST /api/consolas/{id}/heartbeat — 404 asks an unknown console to register."""
         console_id = _path_id(request)
+        presented = auth.write_credential(request, MISSING_FOR_HEARTBEAT)
         beat = _parse(parse_heartbeat, await read_json(request))
-        if not await service.heartbeat(console_id, beat):
+        known = await auth.check_heartbeat(presented, console_id, credential)
+        if not known or not await service.heartbeat(console_id, beat):
             raise ApiError(
                 404,
                 "not_registered",
@@ -91,7 +113,8 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
                 f"POST {API_PREFIX}{REGISTER_PATH}",
                 registrar=API_PREFIX + REGISTER_PATH,
             )
-        return JSONResponse({"ok": True, "id": console_id, "estado": beat.estado})
+        body = {"ok": True, "id": console_id, "estado": beat.estado}
+        return JSONResponse(body, headers=ACCEPT_ENCODING_HEADERS)
 
     @endpoint("consolas", m)
     async def consolas(request: Request) -> Response:
@@ -170,6 +193,7 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
     async def eliminar(request: Request) -> Response:
         """DELETE /api/consolas/{id} — retire a console and its history."""
         console_id = _path_id(request)
+        auth.require_enrollment(request, MISSING_FOR_DELETE)
         if not await service.delete(console_id):
             raise _not_found(console_id)
         return JSONResponse({"ok": True, "id": console_id})

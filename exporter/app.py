@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exporter.api import api_routes
+from exporter.auth import Authenticator, ReadTokenMiddleware
 from exporter.ops import ops_routes
 from exporter.service import ExporterService
 
@@ -25,6 +27,7 @@ def create_app(service: ExporterService) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        auth.log_mode()
         service.start()
         log.info(
             "exporter ready: database=%s inactive_after=%gs", service.storage.backend,
@@ -46,8 +49,10 @@ def create_app(service: ExporterService) -> Starlette:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"error": "internal", "message": "internal server error"}, 500)
 
+    auth = Authenticator(service.config.enrollment_token, service.config.read_token)
     app = Starlette(
         routes=[*api_routes(service), *ops_routes(service)],
+        middleware=[Middleware(ReadTokenMiddleware, auth=auth, count=service.metrics.request)],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )

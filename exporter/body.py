@@ -1,4 +1,8 @@
-"""Reading request bodies without ever buffering more than the documented limit."""
+"""Reading request bodies without ever buffering more than the documented limit.
+
+Plain or ``Content-Encoding: gzip`` bodies: the limit applies to what arrives and, for gzip, to
+what it decompresses to (a zip bomb gets its 413 after at most ``limit + 1`` bytes of output).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from consola_wire import decode_json
 from consola_wire.protocol import MAX_BODY_BYTES
+from exporter.decompress import BoundedGunzip, is_gzip
 from exporter.errors import ApiError
 
 
@@ -16,21 +21,21 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> object:
-    """Decode the JSON body; 413 past ``limit`` bytes (checked while reading), 400 if malformed."""
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
-        raise ApiError(415, "invalid_request", "Content-Encoding", f"{encoding!r} is not supported")
+    """Decode the JSON body; 413 past ``limit`` bytes (checked while reading and, for gzip, while
+    decompressing), 400 if malformed, 415 for an encoding other than gzip."""
+    gzipped = is_gzip(request.headers.get("content-encoding", ""))  # 415 for other encodings
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise ApiError(400, "invalid_request", "Content-Length", "must be a number")
         if int(declared) > limit:
             raise _too_large(limit)
-    if declared is not None:  # the common case: the size is known and within the limit
+    if declared is not None and not gzipped:  # the common case: known size, within the limit
         try:
             return decode_json(await request.body())
         except ClientDisconnect:
             raise ApiError(400, "invalid_request", "body", "the client disconnected") from None
+    inflater = BoundedGunzip(limit) if gzipped else None
     chunks: list[bytes] = []
     total = 0
     try:
@@ -38,7 +43,10 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> object:
             total += len(chunk)
             if total > limit:
                 raise _too_large(limit)
-            chunks.append(chunk)
+            if inflater is not None:
+                inflater.feed(chunk)
+            else:
+                chunks.append(chunk)
     except ClientDisconnect:
         raise ApiError(400, "invalid_request", "body", "the client disconnected") from None
-    return decode_json(b"".join(chunks))
+    return decode_json(inflater.finish() if inflater is not None else b"".join(chunks))

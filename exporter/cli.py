@@ -13,8 +13,12 @@ from typing import Any
 
 from exporter import config as c
 from exporter.config import ExporterConfig
+from exporter.tokens import TokenError, load_token
 
 ENV_PREFIX = "HEARTBEAT_EXPORTER_"
+#: The tokens themselves (no flag: a command line is visible to every user in ``ps``).
+ENROLLMENT_TOKEN_VARIABLE = "HEARTBEAT_ENROLLMENT_TOKEN"
+READ_TOKEN_VARIABLE = "HEARTBEAT_READ_TOKEN"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -25,10 +29,16 @@ def _port(text: str) -> int:
     return value
 
 
+#: Longest duration a setting may hold (ten years): keeps every timestamp in the databases' range.
+MAX_SECONDS = 10 * 365 * 24 * 3600.0
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value <= 0:
         raise ValueError("must be a positive number of seconds")
+    if value > MAX_SECONDS:
+        raise ValueError(f"must be at most {MAX_SECONDS:g} seconds (ten years)")
     return value
 
 
@@ -124,12 +134,30 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
         True,
         "export heartbeat_fleet_console_video_info (the video name as a label)",
     ),
+    (
+        "--enrollment-token-file",
+        "ENROLLMENT_TOKEN_FILE",
+        _nonempty,
+        None,
+        "file holding the token consoles must send to register (their HEARTBEAT_API_TOKEN); "
+        "or set the token itself in HEARTBEAT_ENROLLMENT_TOKEN; unset: anyone may register",
+    ),
+    (
+        "--read-token-file",
+        "READ_TOKEN_FILE",
+        _nonempty,
+        None,
+        "file holding the token the API reads and /metrics require; or set the token itself "
+        "in HEARTBEAT_READ_TOKEN; unset: reads are open",
+    ),
     ("--access-log", "ACCESS_LOG", _bool, False, "log every request"),
     ("--log-level", "LOG_LEVEL", _choice(LOG_LEVELS), c.DEFAULT_LOG_LEVEL, "log level"),
 )
 
 
 def _show(default: object) -> str:
+    if default is None:
+        return "unset"
     if isinstance(default, float):
         return f"{default:g}"
     return str(default).lower() if isinstance(default, bool) else str(default)
@@ -185,6 +213,18 @@ def parse_config(argv: Sequence[str], environ: dict[str, str]) -> tuple[Exporter
     args = build_parser(environ).parse_args(list(argv))
     values = vars(args)
     access_log = bool(values.pop("access_log"))
+    try:
+        values["enrollment_token"] = load_token(
+            "--enrollment-token-file",
+            values.pop("enrollment_token_file"),
+            ENROLLMENT_TOKEN_VARIABLE,
+            environ,
+        )
+        values["read_token"] = load_token(
+            "--read-token-file", values.pop("read_token_file"), READ_TOKEN_VARIABLE, environ
+        )
+    except TokenError as exc:
+        raise StartupError(str(exc)) from None
     return ExporterConfig(**values), access_log
 
 
@@ -208,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return serve(config, access_log=access_log)
+    except StartupError as exc:
+        print(f"heartbeat exporter: {exc}", file=sys.stderr)
+        return 2
     except (StorageUnavailableError, RuntimeError) as exc:
         print(
             f"heartbeat exporter: --database {redact(config.database)!r}: {exc}",

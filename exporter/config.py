@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_HOST = "127.0.0.1"
 #: Matches the seed's ``API_BASE_URL=http://localhost:3000/api``.
@@ -33,3 +33,7 @@ class ExporterConfig:
     sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
     video_info: bool = True
     log_level: str = DEFAULT_LOG_LEVEL
+    #: Required (as ``Authorization: Bearer``) to register; None = open (see SECURITY.md).
+    enrollment_token: str | None = field(default=None, repr=False)
+    #: Required for reads and ``/metrics``; None = open.
+    read_token: str | None = field(default=None, repr=False)

@@ -195,7 +195,9 @@ class FleetRenderer:
         """The exposition text (gzip-compressed when the scraper accepts it) and its headers."""
         body = generate_latest(summary_registry(rows, metrics))
         if rows is not None:
-            body = self._consoles.render(rows) + body
+            pieces = self._consoles.render_pieces(rows)
+            pieces.append(body)
+            body = b"".join(pieces)
         headers = {"Content-Type": CONTENT_TYPE}
         if accept_gzip:
             body = gzip.compress(body, compresslevel=1)

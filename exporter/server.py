@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from types import FrameType
 
 import uvicorn
 
 from exporter.app import create_app
-from exporter.cli import redact
+from exporter.cli import StartupError, redact
 from exporter.config import ExporterConfig
 from exporter.service import ExporterService
 
@@ -40,8 +41,27 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """Placeholder handler (uvicorn installs its own while serving)."""
 
 
+def check_listen_address(host: str, port: int) -> None:
+    """Raise :class:`StartupError` naming ``--host``/``--port`` unless that address can be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise StartupError(f"--host {host!r} (HEARTBEAT_EXPORTER_HOST): {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise StartupError(
+                f"--host {host!r} --port {port} (HEARTBEAT_EXPORTER_HOST/PORT): "
+                f"cannot listen there: {exc.strerror or exc}"
+            ) from None
+
+
 def serve(config: ExporterConfig, access_log: bool = False) -> int:
     """Open the database, serve until a signal, commit and close. The exit status."""
+    check_listen_address(config.host, config.port)
     service = ExporterService(config)
     log.info(
         "heartbeat exporter on http://%s:%d (database %s: %s)",

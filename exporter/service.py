@@ -45,7 +45,7 @@ class ExporterService:
         self.storage = storage or open_storage(config.database, config.sqlite_synchronous)
         self.metrics = ProcessMetrics()
         self.writer = GroupCommitWriter(
-            self.storage, max_batch=config.max_batch, on_health=self.metrics.database
+            self.storage, max_batch=config.max_batch, on_health=self._database_health
         )
         self.started_at = clock()
         self._sweeper: asyncio.Task[None] | None = None
@@ -71,10 +71,12 @@ class ExporterService:
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def register(self, registration: Registration) -> RegisterResult:
-        """Store a registration; returns once committed."""
+    async def register(
+        self, registration: Registration, secret_hash: str | None = None
+    ) -> RegisterResult:
+        """Store a registration (and a newly issued secret's hash); returns once committed."""
         now = self.clock()
-        op = RegisterOp(registration, now, self.config.inactive_after)
+        op = RegisterOp(registration, now, self.config.inactive_after, secret_hash)
         result = await self.writer.submit(op, self.config.request_timeout)
         assert isinstance(result, RegisterResult)
         self.metrics.ingested(registration=True, now=now)
@@ -96,11 +98,25 @@ class ExporterService:
         assert isinstance(result, FoundResult)
         return result.found
 
+    def _database_health(self, up: bool, reason: str = "") -> None:
+        """Record database health. When the database comes back after an outage, every console
+        gets a new grace period, as after an exporter restart: its beats failed meanwhile."""
+        if up and not self.metrics.database_up:
+            self.started_at = self.clock()
+            log.info("database reachable again: silent consoles get a new grace period")
+        self.metrics.database(up, reason)
+
     async def sweep(self) -> tuple[str, ...]:
         """Mark silent consoles ``inactiva`` now and prune old history; the ids marked."""
+        if not self.metrics.database_up:
+            await self.read(self.storage.ping)  # back? then the grace restarts before sweeping
         now = self.clock()
         timeout = self.config.request_timeout
-        result = await self.writer.submit(SweepOp(now, self.started_at), timeout)
+        try:
+            result = await self.writer.submit(SweepOp(now, self.started_at), timeout)
+        except StorageUnavailableError as exc:
+            self._database_health(False, str(exc))
+            raise
         assert isinstance(result, SweepResult)
         await self.writer.submit(PruneOp(now - self.config.history_retention), timeout)
         self.sweeps += 1
@@ -133,10 +149,10 @@ class ExporterService:
                 result = await anyio.to_thread.run_sync(func, abandon_on_cancel=True)
         except TimeoutError:
             reason = f"the database did not answer within {timeout:g}s"
-            self.metrics.database(False, reason)
+            self._database_health(False, reason)
             raise StorageUnavailableError(reason) from None
         except StorageUnavailableError as exc:
-            self.metrics.database(False, str(exc))
+            self._database_health(False, str(exc))
             raise
-        self.metrics.database(True)
+        self._database_health(True)
         return result

@@ -31,6 +31,9 @@ _FLAG_VARIABLES = {
     "timeout": "HEARTBEAT_TIMEOUT_SECONDS",
     "metrics_port": "HEARTBEAT_METRICS_PORT",
     "metrics_addr": "HEARTBEAT_METRICS_ADDR",
+    "console_secret_file": "CONSOLE_SECRET_FILE",
+    "ca_bundle": "HEARTBEAT_CA_BUNDLE",
+    "compression": "HEARTBEAT_COMPRESSION",
 }
 
 
@@ -57,6 +60,14 @@ def _parser(prog: str, description: str, *, agent: bool) -> argparse.ArgumentPar
             "; 0 or 'off' disables /metrics and /estado",
         )
         flag("--metrics-addr", "HEARTBEAT_METRICS_ADDR", config.DEFAULT_METRICS_ADDR)
+        flag(
+            "--console-secret-file",
+            "CONSOLE_SECRET_FILE",
+            f"{config.DEFAULT_CONSOLE_SECRET_NAME} beside the id file",
+            "; the enrollment token itself only comes from $HEARTBEAT_API_TOKEN",
+        )
+        flag("--ca-bundle", "HEARTBEAT_CA_BUNDLE", "the system's CAs (certifi)")
+        flag("--compression", "HEARTBEAT_COMPRESSION", config.DEFAULT_COMPRESSION, ": auto|on|off")
         parser.add_argument(
             "--log-level",
             default="INFO",

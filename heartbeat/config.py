@@ -32,6 +32,11 @@ DEFAULT_RETRY_MAX_SECONDS = 60.0
 DEFAULT_STOP_TIMEOUT_SECONDS = 3.0
 DEFAULT_SETTLE_SECONDS = 0.15
 DEFAULT_JITTER_RATIO = 0.1
+DEFAULT_COMPRESSION = "auto"
+#: Name of the secret file kept beside the default ``.console-id``.
+DEFAULT_CONSOLE_SECRET_NAME = ".console-secret"
+COMPRESSION_MODES = ("auto", "on", "off")
+MAX_TOKEN_CHARS = 4096
 
 _MIN_INTERVAL_MINUTES = protocol.MIN_INTERVAL_SECONDS / 60
 _MAX_INTERVAL_MINUTES = protocol.MAX_INTERVAL_SECONDS / 60
@@ -50,7 +55,14 @@ ENV_VARIABLES: tuple[str, ...] = (
     "HEARTBEAT_RETRY_INITIAL_SECONDS",
     "HEARTBEAT_RETRY_MAX_SECONDS",
     "HEARTBEAT_STOP_TIMEOUT_SECONDS",
+    "HEARTBEAT_API_TOKEN",
+    "CONSOLE_SECRET_FILE",
+    "HEARTBEAT_CA_BUNDLE",
+    "HEARTBEAT_COMPRESSION",
 )
+
+#: Shown instead of a secret's value in error messages (a secret is never printed).
+REDACTED = "<redacted>"
 
 
 class ConfigError(ValueError):
@@ -85,6 +97,14 @@ class HeartbeatConfig:
     stop_timeout_seconds: float = DEFAULT_STOP_TIMEOUT_SECONDS
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     jitter_ratio: float = DEFAULT_JITTER_RATIO
+    #: ``HEARTBEAT_API_TOKEN``: the exporter's enrollment token (never shown in ``repr``).
+    api_token: str | None = field(default=None, repr=False)
+    #: ``CONSOLE_SECRET_FILE``; ``None`` = beside the id file (see :attr:`secret_file`).
+    console_secret_file: Path | None = None
+    #: ``HEARTBEAT_CA_BUNDLE``: CA certificates (file or c_rehash'ed directory) to verify TLS.
+    ca_bundle: Path | None = None
+    #: ``HEARTBEAT_COMPRESSION``: ``auto`` (gzip once the server accepts it), ``on`` or ``off``.
+    compression: str = DEFAULT_COMPRESSION
 
     def __post_init__(self) -> None:
         if self.api_base_url is not None:
@@ -116,11 +136,36 @@ class HeartbeatConfig:
         _in_range("HEARTBEAT_STOP_TIMEOUT_SECONDS", self.stop_timeout_seconds, 0.01, 300.0)
         _in_range("settle_seconds", self.settle_seconds, 0.0, 60.0)
         _in_range("jitter_ratio", self.jitter_ratio, 0.0, 0.5)
+        if self.api_token is not None:
+            _token("HEARTBEAT_API_TOKEN", self.api_token)
+        if self.console_secret_file is not None:
+            if not str(self.console_secret_file).strip():
+                raise ConfigError("CONSOLE_SECRET_FILE", "", "must not be empty")
+            object.__setattr__(self, "console_secret_file", Path(self.console_secret_file))
+        if self.ca_bundle is not None:
+            object.__setattr__(self, "ca_bundle", _ca_bundle("HEARTBEAT_CA_BUNDLE", self.ca_bundle))
+        if self.compression not in COMPRESSION_MODES:
+            raise ConfigError(
+                "HEARTBEAT_COMPRESSION",
+                self.compression,
+                f"must be one of {', '.join(COMPRESSION_MODES)}",
+            )
 
     @property
     def interval_seconds(self) -> float:
         """The heartbeat interval in seconds."""
         return self.interval_minutes * 60.0
+
+    @property
+    def secret_file(self) -> Path:
+        """Where the per-console secret is kept: ``CONSOLE_SECRET_FILE``, else beside the id file
+        (``.console-secret`` next to ``.console-id``; ``<name>.secret`` next to another name)."""
+        if self.console_secret_file is not None:
+            return self.console_secret_file
+        id_file = self.console_id_file
+        if id_file.name == DEFAULT_CONSOLE_ID_FILE:
+            return id_file.with_name(DEFAULT_CONSOLE_SECRET_NAME)
+        return id_file.with_name(id_file.name + ".secret")
 
     @property
     def enabled(self) -> bool:
@@ -164,6 +209,14 @@ class HeartbeatConfig:
             kwargs["metrics_port"] = _port_value("HEARTBEAT_METRICS_PORT", port)
         if (addr := values.get("HEARTBEAT_METRICS_ADDR")) is not None:
             kwargs["metrics_addr"] = addr
+        if (token := values.get("HEARTBEAT_API_TOKEN")) is not None:
+            kwargs["api_token"] = token
+        if (secret_file := values.get("CONSOLE_SECRET_FILE")) is not None:
+            kwargs["console_secret_file"] = Path(secret_file)
+        if (ca_bundle := values.get("HEARTBEAT_CA_BUNDLE")) is not None:
+            kwargs["ca_bundle"] = Path(ca_bundle)
+        if (compression := values.get("HEARTBEAT_COMPRESSION")) is not None:
+            kwargs["compression"] = compression.lower()
         return cls(**kwargs)  # type: ignore[arg-type]
 
 
@@ -176,7 +229,11 @@ def _merged(
 
         path = str(dotenv_path) if dotenv_path is not None else find_dotenv(usecwd=True)
         if path and Path(path).is_file():
-            for key, value in dotenv_values(path).items():
+            try:
+                entries = dotenv_values(path)
+            except UnicodeDecodeError as exc:
+                raise ConfigError(".env", path, f"is not valid UTF-8 ({exc.reason})") from None
+            for key, value in entries.items():
                 if key in ENV_VARIABLES and value is not None and value.strip():
                     values[key] = value.strip()
     for key in ENV_VARIABLES:
@@ -233,6 +290,35 @@ def _name(variable: str, value: str) -> None:
         raise ConfigError(variable, value, f"is longer than {protocol.MAX_NOMBRE_CHARS} characters")
     if "\x00" in value:
         raise ConfigError(variable, value, "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the environment arrive as lone surrogates
+        raise ConfigError(variable, value, "is not valid UTF-8 text") from None
+
+
+def _token(variable: str, value: str) -> None:
+    """A bearer token: visible ASCII without spaces. The value never appears in the error."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(variable, REDACTED, "must not be empty")
+    if len(value) > MAX_TOKEN_CHARS:
+        raise ConfigError(variable, REDACTED, f"is longer than {MAX_TOKEN_CHARS} characters")
+    if not all("!" <= ch <= "~" for ch in value):
+        raise ConfigError(
+            variable, REDACTED, "must be printable ASCII without spaces (an HTTP header value)"
+        )
+
+
+def _ca_bundle(variable: str, value: Path) -> Path:
+    path = Path(value).expanduser()
+    if not str(value).strip():
+        raise ConfigError(variable, str(value), "must not be empty")
+    if not path.exists():
+        raise ConfigError(variable, str(value), "does not exist (a PEM file of CA certificates)")
+    if not (path.is_file() or path.is_dir()):
+        raise ConfigError(variable, str(value), "must be a PEM file or a directory of them")
+    if path.is_file() and not os.access(path, os.R_OK):
+        raise ConfigError(variable, str(value), "is not readable")
+    return path
 
 
 def _port_value(variable: str, raw: str) -> int | None:

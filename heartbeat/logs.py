@@ -58,3 +58,22 @@ def recovered(failures: int) -> None:
 
 def stopped() -> None:
     logger.info("🛑 Servicio de heartbeat detenido")
+
+
+def secret_refused(can_enroll: bool) -> None:
+    """The API refused this console's secret (rotated elsewhere, or its database was reset)."""
+    if can_enroll:
+        logger.warning(
+            "🔑 El API rechazó el secreto de esta consola; se registra de nuevo con "
+            "HEARTBEAT_API_TOKEN"
+        )
+    else:
+        logger.warning(
+            "🔑 El API rechazó el secreto de esta consola y falta HEARTBEAT_API_TOKEN para "
+            "registrarla de nuevo"
+        )
+
+
+def token_required() -> None:
+    """The API requires an enrollment token this console does not have."""
+    logger.warning("🔑 El API exige un token de registro: configure HEARTBEAT_API_TOKEN")

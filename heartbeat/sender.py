@@ -4,6 +4,12 @@ It wakes on a state change (after a short settle delay that coalesces bursts), o
 periodic beat, or on stop. Failures back off exponentially with jitter; a 404 on a heartbeat
 means the API forgot the console, so it registers again. On stop it sends a last heartbeat with
 ``estado: "inactiva"`` under a short timeout.
+
+Credentials (when the exporter requires tokens): the console registers with its own secret when
+it has one (kept in ``.console-secret``), else with the enrollment token ``HEARTBEAT_API_TOKEN``;
+a registration answer carrying ``secreto`` replaces the stored secret. Heartbeats carry the
+secret. A refused secret (401/403) sends the console back to registration with the enrollment
+token, which rotates the secret. No credential is ever logged.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from consola_wire import STATE_INACTIVA, protocol
-from heartbeat import logs
+from heartbeat import logs, secret_store
 from heartbeat.config import HeartbeatConfig
 from heartbeat.payloads import heartbeat_body, registration_body
 from heartbeat.state import ConsoleState, Telemetry
@@ -48,7 +54,14 @@ class Sender(threading.Thread):
         self._rng = rng or random.Random()
         self._clock = clock
         self._wall = wall_clock
-        self._client = ApiClient(config.api_base_url, config.timeout_seconds)
+        self._client = ApiClient(
+            config.api_base_url,
+            config.timeout_seconds,
+            ca_bundle=config.ca_bundle,
+            compression=config.compression,
+        )
+        self._secret: str | None = None
+        self._token_hint_given = False
         self._cond = threading.Condition()
         self._dirty = False
         self._stopping = False
@@ -73,6 +86,7 @@ class Sender(threading.Thread):
 
     def run(self) -> None:
         try:
+            self._load_secret()
             self._loop()
         finally:
             if self._ever_registered:
@@ -112,12 +126,23 @@ class Sender(threading.Thread):
             if outcome.ok:
                 next_beat = self._clock() + self._jittered(self._config.interval_seconds)
             elif outcome.not_found:
-                self._registered = False
-                self._telemetry.set_registered(False)
+                self._unregister()
             else:
-                with self._cond:
-                    self._dirty = True  # a beat is owed as soon as the backoff allows
-                not_before = self._clock() + self._backoff()
+                not_before = self._after_failed_beat(outcome)
+
+    def _unregister(self) -> None:
+        self._registered = False
+        self._telemetry.set_registered(False)
+
+    def _after_failed_beat(self, outcome: Outcome) -> float:
+        """Owe a beat; on a refused secret, enroll again (rotating it). When to try next."""
+        if outcome.auth_failed:
+            self._secret = None
+            self._unregister()
+            logs.secret_refused(self._config.api_token is not None)
+        with self._cond:
+            self._dirty = True  # a beat is owed as soon as the backoff allows
+        return self._clock() + self._backoff()
 
     def _sleep(self, until: float, *, wake_on_change: bool) -> None:
         with self._cond:
@@ -134,7 +159,8 @@ class Sender(threading.Thread):
         streak = max(1, self._telemetry.snapshot().consecutive_failures)
         cap = min(self._config.retry_max_seconds, self._config.interval_seconds)
         base = min(cap, self._config.retry_initial_seconds * 2 ** min(streak - 1, 30))
-        return float(base * self._rng.uniform(0.8, 1.2))
+        # Jitter never pushes a retry past the cap: beats resume within one interval.
+        return float(min(cap, base * self._rng.uniform(0.8, 1.2)))
 
     def _register(self) -> bool:
         snapshot = self._state.snapshot()
@@ -146,9 +172,21 @@ class Sender(threading.Thread):
             interval_seconds=self._config.interval_seconds,
             now=self._wall(),
         )
-        outcome = self._post("registrar", protocol.REGISTER_PATH, body)
+        credential = self._credential()
+        outcome = self._post("registrar", protocol.REGISTER_PATH, body, token=credential)
+        if not outcome.ok and outcome.auth_failed and self._secret is not None:
+            self._secret = None  # refused (rotated elsewhere, database restored): enroll again
+            logs.secret_refused(self._config.api_token is not None)
+            if self._config.api_token is not None:
+                outcome = self._post(
+                    "registrar", protocol.REGISTER_PATH, body, token=self._config.api_token
+                )
+        elif outcome.status == 401 and credential is None and not self._token_hint_given:
+            self._token_hint_given = True
+            logs.token_required()
         if not outcome.ok:
             return False
+        self._keep_secret(outcome)
         self._registered = self._ever_registered = True
         self._telemetry.set_registered(True)
         logs.registered()
@@ -164,7 +202,9 @@ class Sender(threading.Thread):
             self._config.interval_seconds,
             self._wall(),
         )
-        outcome = self._post("heartbeat", protocol.heartbeat_path(self._console_id), body)
+        outcome = self._post(
+            "heartbeat", protocol.heartbeat_path(self._console_id), body, token=self._secret
+        )
         if outcome.ok:
             logs.heartbeat_sent(snapshot.estado, snapshot.video_en_proceso)
         return outcome
@@ -180,16 +220,52 @@ class Sender(threading.Thread):
         )
         timeout = min(self._config.timeout_seconds, self._config.stop_timeout_seconds * 0.8)
         outcome = self._post(
-            "heartbeat", protocol.heartbeat_path(self._console_id), body, timeout=timeout
+            "heartbeat",
+            protocol.heartbeat_path(self._console_id),
+            body,
+            timeout=timeout,
+            token=self._secret,
         )
         if outcome.ok:
             logs.heartbeat_sent(STATE_INACTIVA, None)
 
+    # -- credentials ---------------------------------------------------------------------------
+
+    def _credential(self) -> str | None:
+        """For registration: the console's own secret when it has one, else the enrollment token."""
+        return self._secret if self._secret is not None else self._config.api_token
+
+    def _load_secret(self) -> None:
+        try:
+            self._secret = secret_store.read_secret(self._config.secret_file)
+        except secret_store.SecretFileError as exc:
+            logs.logger.warning("⚠️  %s; se usará el token de registro", exc)
+
+    def _keep_secret(self, outcome: Outcome) -> None:
+        """Adopt (and store) the secret a registration answer issued, if any."""
+        issued = outcome.data.get(protocol.KEY_SECRETO) if outcome.data else None
+        if not isinstance(issued, str) or not issued or issued == self._secret:
+            return
+        self._secret = issued
+        try:
+            secret_store.write_secret(self._config.secret_file, issued)
+        except secret_store.SecretFileError as exc:
+            logs.logger.warning(
+                "⚠️  %s; la consola seguirá con el secreto en memoria y volverá a registrarse "
+                "con HEARTBEAT_API_TOKEN al reiniciar",
+                exc,
+            )
+
     def _post(
-        self, endpoint: str, path: str, body: dict[str, object], timeout: float | None = None
+        self,
+        endpoint: str,
+        path: str,
+        body: dict[str, object],
+        timeout: float | None = None,
+        token: str | None = None,
     ) -> Outcome:
         self._telemetry.attempted(endpoint)
-        outcome = self._client.post(path, body, timeout=timeout)
+        outcome = self._client.post(path, body, timeout=timeout, token=token)
         if outcome.ok:
             streak = self._telemetry.succeeded()
             if streak:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from consola_wire import Heartbeat, Registration
@@ -20,7 +20,7 @@ REASON_HEARTBEAT = "heartbeat"
 REASON_GOODBYE = "despedida"
 REASON_SILENCE = "silencio"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StorageUnavailableError(RuntimeError):
@@ -34,6 +34,8 @@ class RegisterOp:
     registration: Registration
     now: float
     default_inactive_after: float
+    #: Hash of a newly issued console secret; None keeps the stored one (see exporter.auth).
+    secret_hash: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,13 @@ class StateStatistics:
     last_seen_max: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What authenticates a known console's heartbeats: its secret's hash (None = none issued)."""
+
+    secret_hash: str | None
+
+
 #: Columns of a fleet snapshot row, in order (tuples keep a 100k-console scrape cheap).
 FLEET_COLUMNS = (
     "id",
@@ -219,6 +228,10 @@ class Storage(ABC):
     @abstractmethod
     def fleet_snapshot(self) -> list[FleetRow]:
         """Every console as a :data:`FleetRow`, for the fleet ``/metrics``."""
+
+    @abstractmethod
+    def credential(self, console_id: str) -> Credential | None:
+        """The stored credential of a console; None when the console is unknown."""
 
     @abstractmethod
     def ping(self) -> None:

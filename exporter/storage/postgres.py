@@ -24,6 +24,7 @@ from exporter.storage.base import (
     REASON_REGISTRATION,
     REASON_SILENCE,
     ConsoleRecord,
+    Credential,
     DeleteOp,
     FleetRow,
     FoundResult,
@@ -91,10 +92,10 @@ RETURNING old.estado
 REGISTER_INSERT_SQL = """
 INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at, updated_at,
   last_seen, intervalo_segundos, inactive_after_seconds, silent_deadline, state_since,
-  stopped_cleanly, hostname, platform, arch, runtime_version)
+  stopped_cleanly, hostname, platform, arch, runtime_version, secret_hash)
 VALUES (%(id)s, %(nombre)s, %(estado)s, %(sistema)s::jsonb, %(actividad)s::timestamptz, %(now)s,
   %(now)s, %(now)s, %(intervalo)s::float8, %(threshold)s, %(deadline)s, %(now)s, FALSE,
-  %(hostname)s, %(platform)s, %(arch)s, %(version)s)
+  %(hostname)s, %(platform)s, %(arch)s, %(version)s, %(secret_hash)s::text)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
@@ -106,7 +107,7 @@ UPDATE consolas SET nombre = %(nombre)s, estado = %(estado)s, sistema = %(sistem
   inactive_after_seconds = %(threshold)s, silent_deadline = %(deadline)s,
   state_since = CASE WHEN %(changed)s THEN %(now)s ELSE state_since END,
   stopped_cleanly = FALSE, hostname = %(hostname)s, platform = %(platform)s, arch = %(arch)s,
-  runtime_version = %(version)s
+  runtime_version = %(version)s, secret_hash = COALESCE(%(secret_hash)s::text, secret_hash)
 WHERE id = %(id)s
 """
 
@@ -287,6 +288,7 @@ class PostgresStorage(Storage):
             "platform": platform,
             "arch": arch,
             "version": version,
+            "secret_hash": op.secret_hash,
         }
         cur.execute(
             "SELECT estado, video_en_proceso FROM consolas WHERE id = %s FOR UPDATE",
@@ -384,6 +386,10 @@ class PostgresStorage(Storage):
             " hostname, platform, arch, runtime_version FROM consolas"
         )
         return rows
+
+    def credential(self, console_id: str) -> Credential | None:
+        rows = self._read("SELECT secret_hash FROM consolas WHERE id = %s", [uuid.UUID(console_id)])
+        return Credential(rows[0][0]) if rows else None
 
     def ping(self) -> None:
         self._read("SELECT 1")

@@ -49,7 +49,10 @@ CREATE INDEX IF NOT EXISTS idx_historial_console ON consolas_historial(console_i
 CREATE INDEX IF NOT EXISTS idx_historial_at ON consolas_historial(at);
 """
 
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+#: Version 2: the hash of each console's secret (issued at registration when tokens are on).
+SCHEMA_V2 = "ALTER TABLE consolas ADD COLUMN IF NOT EXISTS secret_hash TEXT"
+
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -16,6 +16,7 @@ from exporter.storage.base import (
     REASON_REGISTRATION,
     REASON_SILENCE,
     ConsoleRecord,
+    Credential,
     DeleteOp,
     FleetRow,
     FoundResult,
@@ -191,15 +192,16 @@ class SQLiteStorage(Storage):
             "platform": platform,
             "arch": arch,
             "version": version,
+            "secret_hash": op.secret_hash,
         }
         if old is None:
             conn.execute(
                 "INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at,"
                 " updated_at, last_seen, intervalo_segundos, inactive_after_seconds,"
                 " silent_deadline, state_since, stopped_cleanly, hostname, platform, arch,"
-                " runtime_version) VALUES (:id, :nombre, :estado, :sistema, :actividad, :now,"
-                " :now, :now, :intervalo, :threshold, :deadline, :now, 0, :hostname, :platform,"
-                " :arch, :version)",
+                " runtime_version, secret_hash) VALUES (:id, :nombre, :estado, :sistema,"
+                " :actividad, :now, :now, :now, :intervalo, :threshold, :deadline, :now, 0,"
+                " :hostname, :platform, :arch, :version, :secret_hash)",
                 values,
             )
             self._history(conn, (reg.console_id, now, None, reg.estado, REASON_REGISTRATION))
@@ -212,7 +214,8 @@ class SQLiteStorage(Storage):
             " inactive_after_seconds = :threshold, silent_deadline = :deadline,"
             " state_since = CASE WHEN :changed THEN :now ELSE state_since END,"
             " stopped_cleanly = 0, hostname = :hostname, platform = :platform, arch = :arch,"
-            " runtime_version = :version WHERE id = :id",
+            " runtime_version = :version, secret_hash = COALESCE(:secret_hash, secret_hash)"
+            " WHERE id = :id",
             {**values, "changed": changed},
         )
         if old[0] != reg.estado:
@@ -321,6 +324,10 @@ class SQLiteStorage(Storage):
             " ultima_actividad, stopped_cleanly, video_en_proceso, hostname, platform, arch,"
             " runtime_version FROM consolas"
         )
+
+    def credential(self, console_id: str) -> Credential | None:
+        rows = self._read("SELECT secret_hash FROM consolas WHERE id = ?", [console_id])
+        return Credential(rows[0][0]) if rows else None
 
     def ping(self) -> None:
         self._read("SELECT 1")

@@ -47,8 +47,11 @@ CREATE INDEX IF NOT EXISTS idx_historial_console ON consolas_historial(console_i
 CREATE INDEX IF NOT EXISTS idx_historial_at ON consolas_historial(at);
 """
 
+#: Version 2: the hash of each console's secret (issued at registration when tokens are on).
+SCHEMA_V2 = "ALTER TABLE consolas ADD COLUMN secret_hash TEXT"
+
 #: Migrations by target version; each runs once, in order, inside one transaction.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

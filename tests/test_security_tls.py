@@ -1,0 +1,123 @@
+"""TLS: the client verifies the exporter's certificate, trusting a private CA only when told to.
+
+The exporter runs behind real TLS on loopback (uvicorn with a certificate signed by a CA these
+tests generate with the ``openssl`` CLI), as it would behind a TLS-terminating reverse proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import certifi
+import pytest
+
+from consola_wire.protocol import REGISTER_PATH
+from heartbeat.config import ConfigError, HeartbeatConfig
+from heartbeat.service import HeartbeatService
+from heartbeat.transport import ApiClient
+from tests.exporter_process import database_for
+from tests.recording_api import fast_config
+from tests.security_support import (
+    ENROLLMENT_TOKEN,
+    Certificates,
+    TlsExporter,
+    make_certificates,
+    registration,
+    stored_row,
+)
+from tests.tools import require_binary, wait_until
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    openssl = require_binary("openssl")
+    return make_certificates(openssl, Path(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return database_for("sqlite", Path(tmp_path_factory.mktemp("tls-db")))
+
+
+@pytest.fixture(scope="module")
+def tls_exporter(certificates: Certificates, database: str) -> Iterator[TlsExporter]:
+    with TlsExporter(database, certificates, enrollment_token=ENROLLMENT_TOKEN) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_ca_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_without_the_ca_bundle_the_client_refuses_the_servers_certificate(
+    tls_exporter: TlsExporter,
+) -> None:
+    client = ApiClient(tls_exporter.url + "/api", 5.0)
+    outcome = client.post(REGISTER_PATH, registration(), token=ENROLLMENT_TOKEN)
+    client.close()
+    assert not outcome.ok
+    assert outcome.reason == "connection"
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.detail
+
+
+def test_with_the_ca_bundle_the_client_registers_over_tls(
+    tls_exporter: TlsExporter, certificates: Certificates
+) -> None:
+    client = ApiClient(tls_exporter.url + "/api", 5.0, ca_bundle=certificates.ca_cert)
+    outcome = client.post(REGISTER_PATH, registration(), token=ENROLLMENT_TOKEN)
+    client.close()
+    assert outcome.ok, outcome.detail
+    assert outcome.status == 201
+    assert outcome.data is not None and "secreto" in outcome.data
+
+
+def test_requests_ca_bundle_in_the_environment_does_not_override_the_configured_bundle(
+    tls_exporter: TlsExporter, certificates: Certificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # public CAs only
+    client = ApiClient(tls_exporter.url + "/api", 5.0, ca_bundle=certificates.ca_cert)
+    outcome = client.post(REGISTER_PATH, registration(), token=ENROLLMENT_TOKEN)
+    client.close()
+    assert outcome.ok, outcome.detail
+
+
+def test_the_library_reports_over_tls_with_tokens_end_to_end(
+    tls_exporter: TlsExporter, certificates: Certificates, database: str, tmp_path: Path
+) -> None:
+    config = fast_config(
+        tls_exporter.url + "/api",
+        tmp_path,
+        api_token=ENROLLMENT_TOKEN,
+        ca_bundle=certificates.ca_cert,
+    )
+    service = HeartbeatService(config)
+    service.iniciar()
+    try:
+        service.cambiar_estado("ocupada", video_en_proceso="Sobre TLS")
+
+        def stored() -> bool:
+            row = stored_row(database, service.obtener_console_id())
+            return row is not None and row["video_en_proceso"] == "Sobre TLS"
+
+        wait_until(stored)
+    finally:
+        service.detener()
+    assert (tmp_path / ".console-secret").exists()
+
+
+def test_a_ca_bundle_that_does_not_exist_is_an_error_naming_the_variable(tmp_path: Path) -> None:
+    missing = tmp_path / "missing-ca.pem"
+    with pytest.raises(ConfigError) as caught:
+        HeartbeatConfig.from_env({"HEARTBEAT_CA_BUNDLE": str(missing)}, use_dotenv=False)
+    assert caught.value.variable == "HEARTBEAT_CA_BUNDLE"
+    assert "does not exist" in str(caught.value)
+
+
+def test_a_ca_bundle_that_exists_is_accepted(certificates: Certificates) -> None:
+    config = HeartbeatConfig.from_env(
+        {"HEARTBEAT_CA_BUNDLE": str(certificates.ca_cert)}, use_dotenv=False
+    )
+    assert config.ca_bundle == certificates.ca_cert
