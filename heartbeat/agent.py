@@ -66,7 +66,7 @@ def _parser(prog: str, description: str, *, agent: bool) -> argparse.ArgumentPar
             f"{config.DEFAULT_CONSOLE_SECRET_NAME} beside the id file",
             "; the enrollment token itself only comes from $HEARTBEAT_API_TOKEN",
         )
-        flag("--ca-bundle", "HEARTBEAT_CA_BUNDLE", "the system's CAs (certifi)")
+        flag("--ca-bundle", "HEARTBEAT_CA_BUNDLE", "the system's CAs")
         flag("--compression", "HEARTBEAT_COMPRESSION", config.DEFAULT_COMPRESSION, ": auto|on|off")
         parser.add_argument(
             "--log-level",

@@ -1,6 +1,6 @@
-"""HTTP to the consoles API: one ``requests.Session``, timeouts, failures classified not raised.
+"""HTTP to the consoles API: one kept-alive connection, timeouts, failures classified not raised.
 
-TLS certificates are always verified (``HEARTBEAT_CA_BUNDLE`` adds a private CA). Bodies are
+TLS certificates are always verified (``HEARTBEAT_CA_BUNDLE`` names the CAs to trust). Bodies are
 gzip-compressed when ``HEARTBEAT_COMPRESSION`` is ``on``, or in ``auto`` once an answer of the
 server carried ``Accept-Encoding: gzip``; a 415 in ``auto`` drops back to plain JSON at once.
 """
@@ -8,15 +8,17 @@ server carried ``Accept-Encoding: gzip``; a 415 in ``auto`` drops back to plain 
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from consola_wire.protocol import GZIP_ENCODING
+from heartbeat.connection import Answer, ApiConnection
 from heartbeat.version import __version__
+
+USER_AGENT = f"consola-heartbeat/{__version__}"
 
 #: Auth failures: 401 (no or malformed credential) and 403 (a credential the server refuses).
 AUTH_FAILURE_STATUSES = (401, 403)
@@ -55,12 +57,8 @@ class ApiClient:
         ca_bundle: Path | None = None,
         compression: str = "auto",
     ) -> None:
-        self._base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = f"consola-heartbeat/{__version__}"
-        # Passed on every request: a session-level ``verify`` would lose to REQUESTS_CA_BUNDLE.
-        self._verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
+        self._connection = ApiConnection(base_url, ca_bundle=ca_bundle)
         self._compression = compression
         self._gzip = compression == "on"
 
@@ -93,41 +91,36 @@ class ApiClient:
         compress: bool,
     ) -> Outcome:
         limit = self._timeout if timeout is None else timeout
-        headers = {"Content-Type": "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
         if compress:
             headers["Content-Encoding"] = GZIP_ENCODING
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            data = _encode(body, compress)
-            response = self._session.post(
-                self._base_url + path,
-                data=data,
-                headers=headers,
-                timeout=(limit, limit),
-                verify=self._verify,
-            )
-            payload = _json_object(response) if 200 <= response.status_code < 300 else None
-            response.close()
-        except requests.Timeout as exc:
+            answer = self._connection.post(path, _encode(body, compress), headers, limit)
+        except TimeoutError as exc:
             return Outcome(False, None, "timeout", f"timeout after {limit:g}s ({_short(exc)})")
-        except requests.ConnectionError as exc:  # TLS verification failures included
+        except (OSError, http.client.HTTPException) as exc:  # TLS verification failures included
             return Outcome(False, None, "connection", _short(exc))
         except Exception as exc:  # never raise into the worker because of the network
             return Outcome(False, None, "other", f"{type(exc).__name__}: {_short(exc)}")
-        self._learn_encoding(response)
-        status = response.status_code
+        self._learn_encoding(answer)
+        status = answer.status
         if 200 <= status < 300:
-            return Outcome(True, status, data=payload)
+            return Outcome(True, status, data=_json_object(answer))
         if 400 <= status < 500:
             reason = "http_4xx"
         elif 500 <= status < 600:
             reason = "http_5xx"
         else:
             reason = "other"
-        return Outcome(False, status, reason, f"HTTP {status} {response.reason or ''}".strip())
+        return Outcome(False, status, reason, f"HTTP {status} {answer.reason or ''}".strip())
 
-    def _learn_encoding(self, response: requests.Response) -> None:
+    def _learn_encoding(self, response: Answer) -> None:
         if self._compression != "auto" or self._gzip:
             return
         accepted = response.headers.get("Accept-Encoding", "")
@@ -135,8 +128,8 @@ class ApiClient:
             self._gzip = True
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._session.close()
+        """Close the connection."""
+        self._connection.close()
 
 
 def _encode(body: dict[str, Any], compress: bool) -> bytes:
@@ -145,11 +138,11 @@ def _encode(body: dict[str, Any], compress: bool) -> bytes:
     return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
 
 
-def _json_object(response: requests.Response) -> dict[str, Any] | None:
-    if "json" not in response.headers.get("Content-Type", ""):
+def _json_object(answer: Answer) -> dict[str, Any] | None:
+    if "json" not in answer.headers.get("Content-Type", ""):
         return None
     try:
-        value = response.json()
+        value = json.loads(answer.body)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -179,3 +179,13 @@ def test_oversized_error_and_video_are_trimmed_to_the_wire_limits():
 
 def test_timestamps_look_like_javascript_iso_strings():
     assert iso_timestamp(1764757800.0) == "2025-12-03T10:30:00.000Z"
+
+
+def test_library_version_matches_the_distribution_version() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from heartbeat.version import __version__
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    assert __version__ == tomllib.loads(pyproject.read_text())["project"]["version"]

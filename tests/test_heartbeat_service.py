@@ -89,7 +89,7 @@ def test_the_console_id_survives_a_restart(api, tmp_path):
 
 def test_api_down_then_back_never_blocks_the_worker_and_beats_resume(api, running, caplog):
     caplog.set_level(logging.DEBUG, logger="heartbeat")
-    service = running()
+    service = running(timeout_seconds=3.0)  # a call that waited for the network would take 3 s
     wait_until(lambda: api.records("heartbeat", 200))
     api.set_mode("hang")  # requests time out
     slowest = 0.0
@@ -102,7 +102,9 @@ def test_api_down_then_back_never_blocks_the_worker_and_beats_resume(api, runnin
         time.sleep(0.005)
     api.stop()  # then refused connections
     time.sleep(1.0)
-    assert slowest < 0.05  # a blocking check, not a benchmark: a network call would take 0.5 s
+    # A blocking check, not a benchmark: the bound is far below the 3 s a network call would
+    # take, and far above a busy machine's scheduling hiccups (bench/ measures the real cost).
+    assert slowest < 1.0
     before = len(api.records("heartbeat", 200))
     api.set_mode("ok")
     api.start()
