@@ -1,0 +1,161 @@
+"""Starting and stopping the servers a benchmark runs against (all on loopback, free ports)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tests.exporter_process import REPO_ROOT, ExporterProcess
+from tests.tools import free_port
+
+LOG_DIR = Path("/tmp") / "heartbeat-bench-logs"
+
+
+def binary(name: str) -> str:
+    """Path of an external program (scripts/install-tools.sh bench installs them)."""
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed: run scripts/install-tools.sh bench")
+    return found
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when GET ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 200; RuntimeError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        if http_ok(url):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout:g}s")
+
+
+def peak_rss(pid: int) -> int:
+    """Peak resident set size (VmHWM) of a live process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def current_rss(pid: int) -> int:
+    """Current resident set size (VmRSS) of a live process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Server:
+    """A server subprocess on a free loopback port, ready once ``ready_path`` answers."""
+
+    def __init__(
+        self, name: str, argv: Sequence[str], port: int, ready_path: str, timeout: float = 30.0
+    ) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.port = port
+        self.log_path = LOG_DIR / f"{name}-{port}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                list(argv), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_http(self.url + ready_path, self.process, timeout)
+        except BaseException:
+            stop_process(self.process, timeout=5)
+            raise
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """Process id."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Stop the server."""
+        stop_process(self.process)
+
+
+@contextlib.contextmanager
+def exporter(database: str, args: Sequence[str] = ()) -> Iterator[ExporterProcess]:
+    """The real exporter (``python -m exporter``) on ``database``, logging warnings only."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    process = ExporterProcess(
+        database,
+        ["--log-level", "warning", *args],
+        log_path=LOG_DIR / f"exporter-{time.monotonic_ns()}.log",
+    )
+    process.start(timeout=60.0)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@contextlib.contextmanager
+def ceiling() -> Iterator[Server]:
+    """The bare Starlette app on the exporter's uvicorn stack (bench/ceiling.py)."""
+    port = free_port()
+    server = Server("ceiling", [sys.executable, "-m", "bench.ceiling", str(port)], port, "/")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def pushgateway() -> Iterator[Server]:
+    """Debian's Prometheus Pushgateway, in memory (no persistence file)."""
+    port = free_port()
+    argv = [binary("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}"]
+    server = Server("pushgateway", argv, port, "/-/ready")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def plain_registry(consoles: int) -> Iterator[Server]:
+    """A plain prometheus_client registry of labelled gauges (bench/plain_registry.py)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.plain_registry", str(port), str(consoles)]
+    server = Server("plain-registry", argv, port, "/favicon.ico", timeout=300.0)
+    try:
+        yield server
+    finally:
+        server.stop()
