@@ -19,15 +19,27 @@ def _json_response(description: str, schema: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
 
 
+AUTH_ERRORS = {
+    "401": _json_response(
+        "No usable credential (tokens are configured; see SECURITY.md).", "Error"
+    ),
+    "403": _json_response("The credential was refused.", "Error"),
+}
 ERRORS = {
     "400": _json_response("Invalid request; `field` names the problem.", "Error"),
+    **AUTH_ERRORS,
     "503": _json_response("The database is unreachable or did not commit in time.", "Error"),
 }
 BODY_ERRORS = {
     **ERRORS,
-    "413": _json_response(f"Body larger than {p.MAX_BODY_BYTES} bytes.", "Error"),
-    "415": _json_response("Unsupported Content-Encoding.", "Error"),
+    "413": _json_response(
+        f"Body larger than {p.MAX_BODY_BYTES} bytes (after gzip decompression).", "Error"
+    ),
+    "415": _json_response("Unsupported Content-Encoding (identity and gzip are).", "Error"),
 }
+#: Bearer tokens are optional: required only when the exporter is configured with them
+#: (enrollment token for registration, per-console secret for heartbeats, read token for reads).
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}]
 ID_PARAM = {
     "name": "console_id",
     "in": "path",
@@ -179,6 +191,10 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "string", "format": "uuid"},
             "creada": {"type": "boolean"},
             "estado": {"type": "string"},
+            "secreto": {
+                "type": "string",
+                "description": "Per-console secret, issued at registration when tokens are on.",
+            },
         },
     },
     "Error": {
@@ -343,6 +359,16 @@ def openapi_document() -> dict[str, Any]:
                 "description": "Consoles API (seed: heartbeat-system.md) and fleet metrics.",
             },
             "paths": PATHS,
-            "components": {"schemas": SCHEMAS},
+            "components": {
+                "schemas": SCHEMAS,
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "Enrollment token, per-console secret or read token.",
+                    }
+                },
+            },
+            "security": OPTIONAL_BEARER,
         }
     )
