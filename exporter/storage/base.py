@@ -20,7 +20,7 @@ REASON_HEARTBEAT = "heartbeat"
 REASON_GOODBYE = "despedida"
 REASON_SILENCE = "silencio"
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StorageUnavailableError(RuntimeError):

@@ -52,7 +52,13 @@ CREATE INDEX IF NOT EXISTS idx_historial_at ON consolas_historial(at);
 #: Version 2: the hash of each console's secret (issued at registration when tokens are on).
 SCHEMA_V2 = "ALTER TABLE consolas ADD COLUMN IF NOT EXISTS secret_hash TEXT"
 
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
+#: Version 3: drop the indexes on columns every heartbeat changes (see sqlite_schema.SCHEMA_V3).
+SCHEMA_V3 = """
+DROP INDEX IF EXISTS idx_consolas_last_seen;
+DROP INDEX IF EXISTS idx_consolas_silent_deadline
+"""
+
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
