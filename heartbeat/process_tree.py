@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
+
+from heartbeat.sampling import CachedSampler
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class ProcessTreeSnapshot:
     resident_bytes: int
 
 
-class ProcessTreeSampler:
+class ProcessTreeSampler(CachedSampler[ProcessTreeSnapshot]):
     """Cached readings of one process tree, refreshed at most every ``max_age`` seconds."""
 
     def __init__(
@@ -29,22 +30,9 @@ class ProcessTreeSampler:
         max_age: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(max_age, clock)
         self._pid = os.getpid() if pid is None else pid
-        self._max_age = max_age
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._snapshot: ProcessTreeSnapshot | None = None
-        self._taken = 0.0
         self._cpu_high_water = 0.0
-
-    def get(self) -> ProcessTreeSnapshot:
-        """The cached snapshot, refreshed first when older than ``max_age``."""
-        with self._lock:
-            now = self._clock()
-            if self._snapshot is None or now - self._taken >= self._max_age:
-                self._snapshot = self._read()
-                self._taken = now
-            return self._snapshot
 
     def _read(self) -> ProcessTreeSnapshot:
         root = psutil.Process(self._pid)

@@ -11,13 +11,14 @@ import os
 import platform
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
+
+from heartbeat.sampling import CachedSampler
 
 GIB = 1024**3
 
@@ -77,26 +78,13 @@ class SystemSnapshot:
         }
 
 
-class SystemSampler:
+class SystemSampler(CachedSampler[SystemSnapshot]):
     """Cached psutil readings, refreshed at most every ``max_age`` seconds (thread-safe)."""
 
     def __init__(self, max_age: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self._max_age = max_age
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._snapshot: SystemSnapshot | None = None
-        self._taken: float = 0.0
+        super().__init__(max_age, clock)
         self._cpu_times: tuple[float, float] | None = None
         self._last_ratio = 0.0
-
-    def get(self) -> SystemSnapshot:
-        """The cached snapshot, refreshed first when older than ``max_age``."""
-        with self._lock:
-            now = self._clock()
-            if self._snapshot is None or now - self._taken >= self._max_age:
-                self._snapshot = self._read()
-                self._taken = now
-            return self._snapshot
 
     def _read(self) -> SystemSnapshot:
         memory = psutil.virtual_memory()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -12,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from heartbeat.demo.processes import terminate
 from tests.tools import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -86,14 +86,7 @@ class ExporterProcess:
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM (graceful: pending writes committed) and wait; the exit status."""
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return terminate(self.process, timeout)
 
     def kill(self) -> None:
         """SIGKILL: no chance to commit or clean up."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from heartbeat.demo.processes import terminate
 from tests.tools import free_port, require_binary, wait_until
 
 
@@ -115,26 +116,31 @@ def run_prometheus(
     )
     config_path.write_text(yaml.safe_dump(config))
     port = free_port()
-    log = (workdir / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config_path}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle",
-            "--storage.tsdb.retention.time=1h",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    running = RunningPrometheus(url=f"http://127.0.0.1:{port}", process=process, workdir=workdir)
-    try:
-        wait_until(lambda: _ready(running.url, process, workdir), timeout=30)
-        yield running
-    finally:
-        _stop(process)
-        log.close()
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=1h",
+    ]
+    with _serving(argv, workdir, "prometheus", port) as process:
+        yield RunningPrometheus(url=f"http://127.0.0.1:{port}", process=process, workdir=workdir)
+
+
+@contextmanager
+def _serving(
+    argv: list[str], workdir: Path, name: str, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` logging to ``workdir/name.log``, wait for ``/-/ready``, stop it on exit."""
+    with (workdir / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until(lambda: _ready(url, process, workdir), timeout=30)
+            yield process
+        finally:
+            _stop(process)
 
 
 @dataclass
@@ -159,27 +165,17 @@ def run_alertmanager(workdir: Path, config: dict[str, Any]) -> Iterator[RunningA
     config_path = workdir / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(config))
     port = free_port()
-    log = (workdir / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config_path}",
-            f"--storage.path={workdir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    running = RunningAlertmanager(
-        url=f"http://127.0.0.1:{port}", address=f"127.0.0.1:{port}", process=process
-    )
-    try:
-        wait_until(lambda: _ready(running.url, process, workdir), timeout=30)
-        yield running
-    finally:
-        _stop(process)
-        log.close()
+    argv = [
+        binary,
+        f"--config.file={config_path}",
+        f"--storage.path={workdir / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with _serving(argv, workdir, "alertmanager", port) as process:
+        yield RunningAlertmanager(
+            url=f"http://127.0.0.1:{port}", address=f"127.0.0.1:{port}", process=process
+        )
 
 
 def _ready(url: str, process: subprocess.Popen[bytes], workdir: Path) -> bool:
@@ -194,9 +190,4 @@ def _ready(url: str, process: subprocess.Popen[bytes], workdir: Path) -> bool:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    terminate(process, timeout=10)

@@ -22,6 +22,18 @@ STOP_TIMEOUT_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 30.0
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class ChildStartError(RuntimeError):
     """A child exited or never answered while starting; the message quotes the end of its log."""
 
@@ -106,14 +118,7 @@ class ChildProcess:
         """SIGTERM, wait up to ``timeout``, then SIGKILL; the exit status."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return terminate(self.process, timeout)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no cleanup."""
