@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,37 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+SPIN_SECONDS = 1.0
+
+
+def _spin(seconds: float) -> int:
+    """Count loop iterations for ``seconds`` of wall time (pure CPU, one interpreter)."""
+    end = time.perf_counter() + seconds
+    count = 0
+    while time.perf_counter() < end:
+        for _ in range(1000):
+            count += 1
+    return count
+
+
+def parallel_speedup(seconds: float = SPIN_SECONDS) -> float:
+    """How many CPUs of work two busy processes get together (2.0 = two real cores).
+
+    A virtual machine's two CPUs may share one physical core: then the server, its writer and
+    the load generator compete for less than two CPUs, whatever ``nproc`` says.
+    """
+    alone = _spin(seconds)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_spin, [0.05, 0.05])  # start both interpreters before timing
+        together = sum(pool.map(_spin, [seconds, seconds]))
+    return together / alone if alone else 0.0
+
+
 def describe() -> dict[str, Any]:
-    """nproc, CPU model, memory, kernel, Python and the load average at start."""
+    """nproc, how parallel they really are, CPU model, memory, kernel, Python, load average."""
     return {
         "nproc": os.cpu_count(),
+        "parallel_speedup": parallel_speedup(),
         "cpu_model": cpu_model(),
         "memory_bytes": psutil.virtual_memory().total,
         "kernel": platform.release(),
@@ -37,7 +66,9 @@ def describe() -> dict[str, Any]:
 def summary(info: dict[str, Any]) -> str:
     """One line for the report header."""
     load = ", ".join(f"{x:.2f}" for x in info["loadavg_at_start"])
+    memory = info["memory_bytes"] / 2**30
     return (
-        f"{info['nproc']} CPUs ({info['cpu_model']}), {info['memory_bytes'] / 2**30:.1f} GiB RAM, "
+        f"{info['nproc']} CPUs ({info['cpu_model']}; two busy processes together get "
+        f"{info['parallel_speedup']:.2f}× the work of one), {memory:.1f} GiB RAM, "
         f"Linux {info['kernel']}, Python {info['python']}; load average at start: {load}"
     )

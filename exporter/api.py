@@ -199,11 +199,12 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
         return JSONResponse({"ok": True, "id": console_id})
 
     return [
+        # The heartbeat first: it is nearly all the traffic, and routes are tried in order.
+        Route("/api/consolas/{console_id}/heartbeat", heartbeat, methods=["POST"]),
         Route("/api/consolas/registrar", registrar, methods=["POST"]),
         Route("/api/consolas", consolas, methods=["GET"]),
         Route("/api/consolas/inactivas", inactivas, methods=["GET"]),
         Route("/api/consolas/estadisticas", estadisticas, methods=["GET"]),
-        Route("/api/consolas/{console_id}/heartbeat", heartbeat, methods=["POST"]),
         Route("/api/consolas/{console_id}/historial", historial, methods=["GET"]),
         Route("/api/consolas/{console_id}", consola, methods=["GET"]),
         Route("/api/consolas/{console_id}", eliminar, methods=["DELETE"]),

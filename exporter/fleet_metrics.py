@@ -1,4 +1,5 @@
-"""The fleet ``/metrics``, built at scrape time from one database snapshot.
+"""The fleet ``/metrics``: at each scrape, the consoles changed since the previous one are read
+(:mod:`exporter.fleet_snapshot`) and re-rendered into the texts kept between scrapes.
 
 Names follow docs/contracts.md "Fleet /metrics". The per-console families (about twelve samples
 per console, so over a million at 100,000 consoles) are written by the hand renderer in
@@ -11,8 +12,10 @@ the tests prove the two identical with the official parser and promtool. The sma
 from __future__ import annotations
 
 import gzip
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -25,9 +28,13 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from consola_wire import ALL_STATES
-from exporter.fleet_exposition import ConsoleFamiliesRenderer
+from exporter.clock import Clock, system_clock
+from exporter.config import DEFAULT_REQUEST_TIMEOUT_SECONDS
+from exporter.fleet_exposition import ConsoleFamiliesRenderer, Piece
+from exporter.fleet_snapshot import CLOCK_SKEW_SECONDS, FleetDelta, FleetSnapshot
+from exporter.gzip_pieces import GzipPieces
 from exporter.process_metrics import ProcessMetrics
-from exporter.storage.base import FleetRow
+from exporter.storage.base import FleetRow, Storage, StorageUnavailableError
 
 PREFIX = "heartbeat_fleet_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -111,25 +118,24 @@ class ConsoleFamiliesCollector(Collector):
 
 
 class FleetSummaryCollector(Collector):
-    """Counts per state (from the snapshot) and this process's own counters.
+    """Counts per state (from the same snapshot as the per-console series) and this process's
+    own counters.
 
-    ``rows`` is None when the database could not be read: the scrape still succeeds, with
+    ``counts`` is None when the database could not be read: the scrape still succeeds, with
     ``heartbeat_fleet_database_up 0`` and without the per-console series.
     """
 
-    def __init__(self, rows: list[FleetRow] | None, metrics: ProcessMetrics) -> None:
-        self._rows = rows
+    def __init__(self, counts: Mapping[str, int] | None, metrics: ProcessMetrics) -> None:
+        self._counts = counts
         self._metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        if self._rows is not None:
-            counts: Counter[str] = Counter(dict.fromkeys(ALL_STATES, 0))
-            counts.update(row[2] for row in self._rows)
+        if self._counts is not None:
             consoles = GaugeMetricFamily(
                 PREFIX + "consoles", "Number of known consoles in each state.", labels=["state"]
             )
             for name in ALL_STATES:
-                consoles.add_metric([name], counts[name])
+                consoles.add_metric([name], self._counts.get(name, 0))
             yield consoles
         m = self._metrics
         requests, errors = m.snapshot()
@@ -175,34 +181,111 @@ class FleetSummaryCollector(Collector):
             )
 
 
-def summary_registry(rows: list[FleetRow] | None, metrics: ProcessMetrics) -> CollectorRegistry:
+def summary_registry(
+    counts: Mapping[str, int] | None, metrics: ProcessMetrics
+) -> CollectorRegistry:
     """A private registry for one scrape: the summary collector and the process collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetSummaryCollector(rows, metrics))
+    registry.register(FleetSummaryCollector(counts, metrics))
     ProcessCollector(registry=registry)
     return registry
 
 
-class FleetRenderer:
-    """Renders the whole fleet ``/metrics``; one per exporter (it caches per-console lines)."""
+def state_counts(rows: Iterable[FleetRow]) -> dict[str, int]:
+    """Consoles per state (every state present, 0 when none)."""
+    counts: Counter[str] = Counter(dict.fromkeys(ALL_STATES, 0))
+    counts.update(row[2] for row in rows)
+    return dict(counts)
 
-    def __init__(self, video_info: bool = True) -> None:
+
+@dataclass(frozen=True, slots=True)
+class FleetView:
+    """One consistent state of the fleet for one scrape: the per-console family texts (keyed,
+    see :class:`exporter.gzip_pieces.GzipPieces`) and the consoles per state."""
+
+    pieces: tuple[Piece, ...]
+    counts: dict[str, int]
+
+
+class FleetRenderer:
+    """The whole fleet ``/metrics`` of one exporter, kept between scrapes.
+
+    :meth:`refresh` reads what changed in the database (:class:`FleetSnapshot`), re-renders
+    those consoles (:class:`ConsoleFamiliesRenderer`) and returns an immutable
+    :class:`FleetView`; :meth:`render_view` adds this process's own families and compresses.
+    Refreshes are serialised by a lock; views and the gzip cache are safe to share.
+    """
+
+    def __init__(
+        self,
+        video_info: bool = True,
+        clock: Clock = system_clock,
+        margin: float = DEFAULT_REQUEST_TIMEOUT_SECONDS + CLOCK_SKEW_SECONDS,
+        lock_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
+        self.video_info = video_info
+        self._snapshot = FleetSnapshot(clock, margin)
         self._consoles = ConsoleFamiliesRenderer(video_info)
+        self._lock = threading.Lock()
+        self._lock_timeout = lock_timeout
+        self._gzip = GzipPieces(level=1)
+
+    def refresh(self, storage: Storage) -> FleetView:
+        """Bring the fleet up to date with ``storage``; StorageUnavailableError when it fails."""
+        if not self._lock.acquire(timeout=self._lock_timeout):
+            raise StorageUnavailableError("an earlier scrape is still reading the database")
+        try:
+            return self.update(self.read(storage))
+        finally:
+            self._lock.release()
+
+    def read(self, storage: Storage) -> FleetDelta:
+        """The database part of :meth:`refresh` (call under its lock, or from one thread)."""
+        return self._snapshot.refresh(storage)
+
+    def update(self, delta: FleetDelta) -> FleetView:
+        """The rendering part of :meth:`refresh`: apply ``delta`` to the per-console texts."""
+        try:
+            self._consoles.update(delta.changed, delta.removed)
+            pieces = self._consoles.pieces()
+        except BaseException:  # start over rather than keep texts that disagree with the rows
+            self._snapshot.reset()
+            self._consoles = ConsoleFamiliesRenderer(self.video_info)
+            raise
+        return FleetView(tuple(pieces), dict(self._snapshot.counts))
+
+    def render_view(
+        self, view: FleetView | None, metrics: ProcessMetrics, accept_gzip: bool
+    ) -> tuple[list[bytes], dict[str, str]]:
+        """The exposition as pieces to send in order (one when gzipped), and its headers.
+
+        ``view`` is None when the database could not be read.
+        """
+        summary = generate_latest(summary_registry(view.counts if view else None, metrics))
+        pieces: list[Piece | tuple[None, bytes]] = [*(view.pieces if view else ()), (None, summary)]
+        headers = {"Content-Type": CONTENT_TYPE}
+        if accept_gzip:
+            headers["Content-Encoding"] = "gzip"
+            return [self._gzip.compress(pieces)], headers
+        return [data for _, data in pieces], headers
 
     def render(
         self, rows: list[FleetRow] | None, metrics: ProcessMetrics, accept_gzip: bool
     ) -> tuple[bytes, dict[str, str]]:
-        """The exposition text (gzip-compressed when the scraper accepts it) and its headers."""
-        body = generate_latest(summary_registry(rows, metrics))
+        """The exposition for exactly ``rows`` (no database read): the from-scratch reference.
+
+        Does not touch the state :meth:`refresh` keeps.
+        """
+        view = None
         if rows is not None:
-            pieces = self._consoles.render_pieces(rows)
-            pieces.append(body)
-            body = b"".join(pieces)
-        headers = {"Content-Type": CONTENT_TYPE}
+            pieces = ConsoleFamiliesRenderer(self.video_info).render_pieces(rows)
+            view = FleetView(tuple(pieces), state_counts(rows))
+        body, headers = self.render_view(view, metrics, accept_gzip=False)
+        data = b"".join(body)
         if accept_gzip:
-            body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
-        return body, headers
+            data = gzip.compress(data, compresslevel=1)
+        return data, headers
 
 
 __all__ = [
@@ -210,5 +293,7 @@ __all__ = [
     "ConsoleFamiliesCollector",
     "FleetRenderer",
     "FleetSummaryCollector",
+    "FleetView",
+    "state_counts",
     "summary_registry",
 ]

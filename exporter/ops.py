@@ -2,37 +2,46 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exporter.errors import endpoint, unavailable
-from exporter.fleet_metrics import FleetRenderer
+from exporter.fleet_metrics import FleetRenderer, FleetView
+from exporter.fleet_snapshot import CLOCK_SKEW_SECONDS
 from exporter.openapi import openapi_document
+from exporter.pieces_response import PiecesResponse
 from exporter.service import ExporterService
 from exporter.status_page import index
 from exporter.storage import StorageUnavailableError
-from exporter.storage.base import FleetRow
 
 
 def ops_routes(service: ExporterService) -> list[Route]:
     """Routes outside ``/api`` bound to ``service``."""
     m = service.metrics
-    renderer = FleetRenderer(service.config.video_info)
+    config = service.config
+    renderer = FleetRenderer(
+        config.video_info,
+        clock=service.clock,
+        margin=config.request_timeout + CLOCK_SKEW_SECONDS,
+        lock_timeout=config.request_timeout,
+    )
     document = openapi_document()
 
     @endpoint("metrics", m)
     async def metrics(request: Request) -> Response:
-        """GET /metrics — the fleet, read from the database at scrape time."""
+        """GET /metrics — the fleet, brought up to date from the database at scrape time."""
         accept_gzip = "gzip" in request.headers.get("accept-encoding", "")
-        rows: list[FleetRow] | None
+        view: FleetView | None
         try:
-            rows = await service.read(service.storage.fleet_snapshot)
+            view = await service.read(partial(renderer.refresh, service.storage))
         except StorageUnavailableError:
-            rows = None  # still a valid scrape: database_up 0, no per-console series
-        body, headers = await anyio.to_thread.run_sync(renderer.render, rows, m, accept_gzip)
-        return Response(body, headers=headers)
+            view = None  # still a valid scrape: database_up 0, no per-console series
+        pieces, headers = await anyio.to_thread.run_sync(renderer.render_view, view, m, accept_gzip)
+        return PiecesResponse(pieces, headers)
 
     @endpoint("healthz", m)
     async def healthz(request: Request) -> Response:

@@ -8,7 +8,7 @@ Unix seconds (floats) everywhere above this layer.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +172,47 @@ FleetRow = tuple[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class FleetChanges:
+    """One consistent fleet read (:meth:`Storage.fleet_changes`)."""
+
+    #: ``updated_at`` of each console the read looked at, by id.
+    versions: dict[str, float]
+    #: The full rows of the consoles picked among them.
+    rows: list[FleetRow]
+    #: How many consoles there are.
+    total: int
+
+
+#: Chooses, from ``{id: updated_at}``, the consoles whose full rows a fleet read returns.
+FleetPick = Callable[[dict[str, float]], Collection[str]]
+
+
+def group_heartbeats(ops: Sequence[WriteOp]) -> Iterator[WriteOp | list[HeartbeatOp]]:
+    """``ops`` in order, with consecutive heartbeats of distinct consoles gathered in lists.
+
+    A backend applies each list in one statement (the rows of one statement must be distinct);
+    a console repeated within a run starts the next list, so later writes still win.
+    """
+    run: list[HeartbeatOp] = []
+    seen: set[str] = set()
+    for op in ops:
+        if isinstance(op, HeartbeatOp) and op.console_id not in seen:
+            run.append(op)
+            seen.add(op.console_id)
+            continue
+        if run:
+            yield run
+            run, seen = [], set()
+        if isinstance(op, HeartbeatOp):
+            run.append(op)
+            seen.add(op.console_id)
+        else:
+            yield op
+    if run:
+        yield run
+
+
 def threshold_for(interval: float | None, default_inactive_after: float) -> float:
     """Silence threshold: twice the console's own interval when known, else the default."""
     return 2.0 * interval if interval is not None else default_inactive_after
@@ -225,9 +266,16 @@ class Storage(ABC):
     def history(self, console_id: str, limit: int) -> list[HistoryEntry]:
         """The latest state changes of a console, newest first."""
 
-    @abstractmethod
     def fleet_snapshot(self) -> list[FleetRow]:
         """Every console as a :data:`FleetRow`, for the fleet ``/metrics``."""
+        return self.fleet_changes(None, lambda versions: versions.keys()).rows
+
+    @abstractmethod
+    def fleet_changes(self, since: float | None, pick: FleetPick) -> FleetChanges:
+        """In one consistent read: the ``updated_at`` of every console updated at ``since`` or
+        later (of every console when None), the full rows of those ``pick`` chooses among them,
+        and the number of consoles (exporter/fleet_snapshot.py). Relies on every write to a
+        console setting ``updated_at`` to its operation's ``now``."""
 
     @abstractmethod
     def credential(self, console_id: str) -> Credential | None:

@@ -7,6 +7,7 @@ several exporter processes on one database record each change exactly once.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import uuid
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from exporter.storage.base import (
     ConsoleRecord,
     Credential,
     DeleteOp,
+    FleetChanges,
+    FleetPick,
     FleetRow,
     FoundResult,
     HeartbeatOp,
@@ -41,6 +44,7 @@ from exporter.storage.base import (
     SweepResult,
     WriteOp,
     WriteResult,
+    group_heartbeats,
     sistema_identity,
     threshold_for,
 )
@@ -60,33 +64,50 @@ CONSOLE_COLUMNS = (
     " stopped_cleanly"
 )
 
-HEARTBEAT_SQL = """
-UPDATE consolas c SET
-  estado_previo = old.estado,
-  estado = %(estado)s::text,
-  sistema = COALESCE(%(sistema)s::jsonb, c.sistema),
-  ultima_actividad = %(actividad)s::timestamptz,
-  ultimo_error = %(error)s::jsonb,
-  video_en_proceso = %(video)s::text,
-  updated_at = %(now)s,
-  last_seen = %(now)s,
-  intervalo_segundos = COALESCE(%(intervalo)s::float8, old.intervalo_segundos),
-  inactive_after_seconds = COALESCE(2 * COALESCE(%(intervalo)s::float8, old.intervalo_segundos),
-                                    %(default)s::float8),
-  silent_deadline = %(now)s + make_interval(secs => COALESCE(
-      2 * COALESCE(%(intervalo)s::float8, old.intervalo_segundos), %(default)s::float8)),
-  state_since = CASE WHEN old.estado IS DISTINCT FROM %(estado)s::text
-                       OR old.video_en_proceso IS DISTINCT FROM %(video)s::text
-                     THEN %(now)s ELSE c.state_since END,
-  stopped_cleanly = %(stopped)s,
-  hostname = COALESCE(%(hostname)s::text, c.hostname),
-  platform = COALESCE(%(platform)s::text, c.platform),
-  arch = COALESCE(%(arch)s::text, c.arch),
-  runtime_version = COALESCE(%(version)s::text, c.runtime_version)
-FROM (SELECT id, estado, video_en_proceso, intervalo_segundos FROM consolas
-      WHERE id = %(id)s FOR UPDATE) old
-WHERE c.id = old.id
-RETURNING old.estado
+#: A run of heartbeats of distinct consoles in one round trip: ``%(batch)s`` is a JSON array of
+#: objects (see :func:`_heartbeat_element`). Rows are locked in id order (no deadlock with another
+#: exporter), the history gets one row per changed state, and the ids found come back.
+HEARTBEATS_SQL = """
+WITH b AS (
+  SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS b(
+    id uuid, estado text, sistema jsonb, actividad timestamptz, error jsonb, video text,
+    now timestamptz, intervalo float8, dflt float8, stopped boolean, hostname text,
+    platform text, arch text, version text)
+), old AS (
+  SELECT c.id, c.estado, c.video_en_proceso, c.intervalo_segundos
+  FROM consolas c JOIN b ON c.id = b.id ORDER BY c.id FOR UPDATE OF c
+), upd AS (
+  UPDATE consolas c SET
+    estado_previo = old.estado,
+    estado = b.estado,
+    sistema = COALESCE(b.sistema, c.sistema),
+    ultima_actividad = b.actividad,
+    ultimo_error = b.error,
+    video_en_proceso = b.video,
+    updated_at = b.now,
+    last_seen = b.now,
+    intervalo_segundos = COALESCE(b.intervalo, old.intervalo_segundos),
+    inactive_after_seconds = COALESCE(2 * COALESCE(b.intervalo, old.intervalo_segundos), b.dflt),
+    silent_deadline = b.now + make_interval(secs => COALESCE(
+        2 * COALESCE(b.intervalo, old.intervalo_segundos), b.dflt)),
+    state_since = CASE WHEN old.estado IS DISTINCT FROM b.estado
+                         OR old.video_en_proceso IS DISTINCT FROM b.video
+                       THEN b.now ELSE c.state_since END,
+    stopped_cleanly = b.stopped,
+    hostname = COALESCE(b.hostname, c.hostname),
+    platform = COALESCE(b.platform, c.platform),
+    arch = COALESCE(b.arch, c.arch),
+    runtime_version = COALESCE(b.version, c.runtime_version)
+  FROM b, old
+  WHERE c.id = b.id AND old.id = b.id
+  RETURNING c.id, old.estado AS previo, b.estado, b.now
+), history AS (
+  INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)
+  SELECT id, now, previo, estado,
+         CASE WHEN estado = %(inactiva)s THEN %(goodbye)s ELSE %(heartbeat)s END
+  FROM upd WHERE previo IS DISTINCT FROM estado ORDER BY id
+)
+SELECT id::text FROM upd
 """
 
 REGISTER_INSERT_SQL = """
@@ -130,6 +151,30 @@ HISTORY_SQL = (
 
 def _ts(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _heartbeat_element(op: HeartbeatOp) -> dict[str, Any]:
+    """One object of the JSON array :data:`HEARTBEATS_SQL` reads (times as ISO 8601)."""
+    hb = op.heartbeat
+    identity: tuple[str | None, ...] = (None, None, None, None)
+    if hb.sistema is not None:
+        identity = sistema_identity(hb.sistema)
+    return {
+        "id": op.console_id,
+        "estado": hb.estado,
+        "sistema": hb.sistema,
+        "actividad": hb.ultima_actividad.isoformat() if hb.ultima_actividad else None,
+        "error": hb.ultimo_error,
+        "video": hb.video_en_proceso,
+        "now": _ts(op.now).isoformat(),
+        "intervalo": hb.interval_seconds,
+        "dflt": op.default_inactive_after,
+        "stopped": hb.estado == STATE_INACTIVA,
+        "hostname": identity[0],
+        "platform": identity[1],
+        "arch": identity[2],
+        "version": identity[3],
+    }
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -197,14 +242,22 @@ class PostgresStorage(Storage):
 
     def write_batch(self, ops: Sequence[WriteOp]) -> list[WriteResult]:
         ordered = sorted(enumerate(ops), key=_sort_key)
+        positions = {id(op): index for index, op in enumerate(ops)}
         with self._write_lock:
             for attempt in range(DEADLOCK_RETRIES + 1):
                 conn = self._writer_connection()
                 try:
                     results: list[WriteResult | None] = [None] * len(ops)
                     with conn.transaction(), conn.cursor() as cur:
-                        for index, op in ordered:
-                            results[index] = self._apply(cur, op)
+                        for item in group_heartbeats([op for _, op in ordered]):
+                            if isinstance(item, list):
+                                found = self._heartbeats(cur, item)
+                                for op in item:
+                                    results[positions[id(op)]] = FoundResult(
+                                        found=op.console_id in found
+                                    )
+                            else:
+                                results[positions[id(item)]] = self._apply(cur, item)
                     return [r for r in results if r is not None]
                 except psycopg.errors.TransactionRollback:
                     if attempt == DEADLOCK_RETRIES:
@@ -222,7 +275,7 @@ class PostgresStorage(Storage):
 
     def _apply(self, cur: psycopg.Cursor[TupleRow], op: WriteOp) -> WriteResult:
         if isinstance(op, HeartbeatOp):
-            return self._heartbeat(cur, op)
+            return FoundResult(found=op.console_id in self._heartbeats(cur, [op]))
         if isinstance(op, RegisterOp):
             return self._register(cur, op)
         if isinstance(op, SweepOp):
@@ -236,38 +289,19 @@ class PostgresStorage(Storage):
         cur.execute("DELETE FROM consolas_historial WHERE at < %s", (_ts(op.before),))
         return PruneResult(deleted=cur.rowcount)
 
-    def _heartbeat(self, cur: psycopg.Cursor[TupleRow], op: HeartbeatOp) -> FoundResult:
-        hb = op.heartbeat
-        now = _ts(op.now)
-        identity: tuple[str | None, ...] = (None, None, None, None)
-        if hb.sistema is not None:
-            identity = sistema_identity(hb.sistema)
+    def _heartbeats(self, cur: psycopg.Cursor[TupleRow], run: list[HeartbeatOp]) -> set[str]:
+        """Apply heartbeats of distinct consoles in one statement; the ids that exist."""
+        batch = json.dumps([_heartbeat_element(op) for op in run], separators=(",", ":"))
         cur.execute(
-            HEARTBEAT_SQL,
+            HEARTBEATS_SQL,
             {
-                "id": op.console_id,
-                "estado": hb.estado,
-                "sistema": _json(hb.sistema),
-                "actividad": hb.ultima_actividad,
-                "error": _json(hb.ultimo_error),
-                "video": hb.video_en_proceso,
-                "now": now,
-                "intervalo": hb.interval_seconds,
-                "default": op.default_inactive_after,
-                "stopped": hb.estado == STATE_INACTIVA,
-                "hostname": identity[0],
-                "platform": identity[1],
-                "arch": identity[2],
-                "version": identity[3],
+                "batch": batch,
+                "inactiva": STATE_INACTIVA,
+                "goodbye": REASON_GOODBYE,
+                "heartbeat": REASON_HEARTBEAT,
             },
         )
-        row = cur.fetchone()
-        if row is None:
-            return FoundResult(found=False)
-        if row[0] != hb.estado:
-            reason = REASON_GOODBYE if hb.estado == STATE_INACTIVA else REASON_HEARTBEAT
-            cur.execute(HISTORY_SQL, (op.console_id, now, row[0], hb.estado, reason))
-        return FoundResult(found=True)
+        return {row[0] for row in cur.fetchall()}
 
     def _register(self, cur: psycopg.Cursor[TupleRow], op: RegisterOp) -> RegisterResult:
         reg = op.registration
@@ -378,14 +412,42 @@ class PostgresStorage(Storage):
         )
         return [HistoryEntry(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def fleet_snapshot(self) -> list[FleetRow]:
-        rows = self._read(
-            "SELECT id::text, nombre, estado, extract(epoch FROM last_seen)::float8,"
-            " inactive_after_seconds, extract(epoch FROM state_since)::float8,"
-            " extract(epoch FROM ultima_actividad)::float8, stopped_cleanly, video_en_proceso,"
-            " hostname, platform, arch, runtime_version FROM consolas"
+    def fleet_changes(self, since: float | None, pick: FleetPick) -> FleetChanges:
+        """A REPEATABLE READ transaction (one snapshot); a few picked rows are looked up by id,
+        many are kept from a scan."""
+        select = (
+            b"SELECT id::text, nombre, estado, extract(epoch FROM last_seen)::float8,"
+            b" inactive_after_seconds, extract(epoch FROM state_since)::float8,"
+            b" extract(epoch FROM ultima_actividad)::float8, stopped_cleanly, video_en_proceso,"
+            b" hostname, platform, arch, runtime_version FROM consolas"
         )
-        return rows
+        where, params = (b"", []) if since is None else (b" WHERE updated_at >= %s", [_ts(since)])
+        try:
+            with self._readers.connection() as conn:
+                conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    pairs = b"SELECT id::text, extract(epoch FROM updated_at)::float8 FROM consolas"
+                    versions: dict[str, float] = dict(conn.execute(pairs + where, params))
+                    total = len(versions)
+                    if since is not None:
+                        count = conn.execute(b"SELECT COUNT(*) FROM consolas").fetchone()
+                        total = int(count[0]) if count else 0
+                    wanted = pick(versions)
+                    rows: list[FleetRow] = []
+                    if 2 * len(wanted) < len(versions):
+                        by_id = b" WHERE id = ANY(%s::uuid[])"
+                        rows = conn.execute(select + by_id, [list(wanted)]).fetchall()
+                    elif wanted:
+                        rows = conn.execute(select + where, params).fetchall()
+                        if len(wanted) < len(rows):
+                            keep = set(wanted)
+                            rows = [row for row in rows if row[0] in keep]
+                finally:
+                    conn.execute(b"ROLLBACK")
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._readers.clear()
+            raise StorageUnavailableError(f"PostgreSQL: {exc}".strip()) from exc
+        return FleetChanges(versions, rows, total)
 
     def credential(self, console_id: str) -> Credential | None:
         rows = self._read("SELECT secret_hash FROM consolas WHERE id = %s", [uuid.UUID(console_id)])
