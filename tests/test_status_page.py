@@ -84,7 +84,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         driver.quit()
 
 
-def _open(browser: Any, fleet: PageFleet, query: str = "?refresh=1") -> None:
+def _open(browser: Any, fleet: PageFleet, query: str = "?refresh=60") -> None:
+    """Load the page and wait for the fleet. The default refresh is slow on purpose: a refresh
+    re-renders the rows, and an element found before it is stale after it."""
     browser.set_window_size(1100, 800)
     browser.get(fleet.exporter.url + "/" + query)
     wait_until(lambda: len(_rows(browser)) == 4, timeout=15)
@@ -100,6 +102,17 @@ def _row(browser: Any, console_id: str) -> Any:
     from selenium.webdriver.common.by import By
 
     return browser.find_element(By.CSS_SELECTOR, f'#fleet-body tr[data-console-id="{console_id}"]')
+
+
+def _row_snapshot(browser: Any, console_id: str) -> tuple[str | None, str]:
+    """The row's ``data-estado`` and text read in one script: the page re-renders its rows on
+    every refresh, so an element found in one call may be gone by the next (stale)."""
+    found = browser.execute_script(
+        "const row = document.querySelector(`#fleet-body tr[data-console-id='${arguments[0]}']`);"
+        "return row ? [row.getAttribute('data-estado'), row.textContent] : [null, ''];",
+        console_id,
+    )
+    return found[0], str(found[1])
 
 
 def test_status_page_renders_the_fleet_table(browser: Any, fleet: PageFleet) -> None:
@@ -129,14 +142,12 @@ def test_status_page_marks_the_silent_console_and_lists_it_first(
 
 
 def test_status_page_refreshes_without_reloading(browser: Any, fleet: PageFleet) -> None:
-    _open(browser, fleet)
+    _open(browser, fleet, "?refresh=1")
     browser.execute_script("window.__notReloaded = 'still here';")
     heartbeat(fleet.exporter.url, fleet.busy, "error", error="ffmpeg terminó con código 1")
     try:
-        wait_until(
-            lambda: _row(browser, fleet.busy).get_attribute("data-estado") == "error", timeout=10
-        )
-        assert "ffmpeg terminó con código 1" in _row(browser, fleet.busy).text
+        wait_until(lambda: _row_snapshot(browser, fleet.busy)[0] == "error", timeout=10)
+        assert "ffmpeg terminó con código 1" in _row_snapshot(browser, fleet.busy)[1]
         assert browser.execute_script("return window.__notReloaded;") == "still here"
     finally:
         heartbeat(fleet.exporter.url, fleet.busy, "ocupada", video="Video Historia 7 (3/5)")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from consola_wire import Heartbeat, Registration
+from consola_wire import STATE_INACTIVA, Heartbeat, Registration
 
 #: History reasons (``consolas_historial.motivo``).
 REASON_REGISTRATION = "registro"
@@ -211,6 +211,32 @@ def group_heartbeats(ops: Sequence[WriteOp]) -> Iterator[WriteOp | list[Heartbea
             yield op
     if run:
         yield run
+
+
+def heartbeat_values(op: HeartbeatOp) -> dict[str, Any]:
+    """What a heartbeat writes, by statement parameter name. ``sistema`` and ``error`` are the
+    decoded JSON, ``actividad`` a datetime or None, ``now`` Unix seconds: each backend encodes
+    those four its own way."""
+    hb = op.heartbeat
+    identity: tuple[str | None, ...] = (None, None, None, None)
+    if hb.sistema is not None:
+        identity = sistema_identity(hb.sistema)
+    return {
+        "id": op.console_id,
+        "estado": hb.estado,
+        "sistema": hb.sistema,
+        "actividad": hb.ultima_actividad,
+        "error": hb.ultimo_error,
+        "video": hb.video_en_proceso,
+        "now": op.now,
+        "intervalo": hb.interval_seconds,
+        "dflt": op.default_inactive_after,
+        "stopped": hb.estado == STATE_INACTIVA,
+        "hostname": identity[0],
+        "platform": identity[1],
+        "arch": identity[2],
+        "version": identity[3],
+    }
 
 
 def threshold_for(interval: float | None, default_inactive_after: float) -> float:

@@ -45,6 +45,7 @@ from exporter.storage.base import (
     WriteOp,
     WriteResult,
     group_heartbeats,
+    heartbeat_values,
     sistema_identity,
     threshold_for,
 )
@@ -155,26 +156,11 @@ def _ts(seconds: float) -> datetime:
 
 def _heartbeat_element(op: HeartbeatOp) -> dict[str, Any]:
     """One object of the JSON array :data:`HEARTBEATS_SQL` reads (times as ISO 8601)."""
-    hb = op.heartbeat
-    identity: tuple[str | None, ...] = (None, None, None, None)
-    if hb.sistema is not None:
-        identity = sistema_identity(hb.sistema)
-    return {
-        "id": op.console_id,
-        "estado": hb.estado,
-        "sistema": hb.sistema,
-        "actividad": hb.ultima_actividad.isoformat() if hb.ultima_actividad else None,
-        "error": hb.ultimo_error,
-        "video": hb.video_en_proceso,
-        "now": _ts(op.now).isoformat(),
-        "intervalo": hb.interval_seconds,
-        "dflt": op.default_inactive_after,
-        "stopped": hb.estado == STATE_INACTIVA,
-        "hostname": identity[0],
-        "platform": identity[1],
-        "arch": identity[2],
-        "version": identity[3],
-    }
+    element = heartbeat_values(op)
+    actividad = element["actividad"]
+    element["actividad"] = actividad.isoformat() if actividad is not None else None
+    element["now"] = _ts(op.now).isoformat()
+    return element
 
 
 def _json(value: Any) -> Jsonb | None:

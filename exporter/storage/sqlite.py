@@ -34,6 +34,7 @@ from exporter.storage.base import (
     SweepResult,
     WriteOp,
     WriteResult,
+    heartbeat_values,
     sistema_identity,
     threshold_for,
 )
@@ -92,27 +93,13 @@ def _dumps(value: Any) -> str | None:
 
 
 def _heartbeat_params(op: HeartbeatOp) -> dict[str, Any]:
-    """The named parameters of the heartbeat statements."""
-    hb = op.heartbeat
-    identity: tuple[str | None, ...] = (None, None, None, None)
-    if hb.sistema is not None:
-        identity = sistema_identity(hb.sistema)
-    return {
-        "id": op.console_id,
-        "estado": hb.estado,
-        "sistema": _dumps(hb.sistema),
-        "actividad": hb.ultima_actividad.timestamp() if hb.ultima_actividad else None,
-        "error": _dumps(hb.ultimo_error),
-        "video": hb.video_en_proceso,
-        "now": op.now,
-        "intervalo": hb.interval_seconds,
-        "dflt": op.default_inactive_after,
-        "stopped": hb.estado == STATE_INACTIVA,
-        "hostname": identity[0],
-        "platform": identity[1],
-        "arch": identity[2],
-        "version": identity[3],
-    }
+    """The named parameters of the heartbeat statements (JSON as text, times as Unix seconds)."""
+    params = heartbeat_values(op)
+    actividad = params["actividad"]
+    params["sistema"] = _dumps(params["sistema"])
+    params["error"] = _dumps(params["error"])
+    params["actividad"] = actividad.timestamp() if actividad is not None else None
+    return params
 
 
 def _loads(value: str | None) -> Any:
