@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from heartbeat.demo.processes import http_ok, terminate
 from tests.exporter_process import REPO_ROOT, ExporterProcess
 from tests.tools import free_port
 
@@ -25,15 +23,6 @@ def binary(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name} is not installed: run scripts/install-tools.sh bench")
     return found
-
-
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    """True when GET ``url`` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -64,17 +53,6 @@ def current_rss(pid: int) -> int:
     return 0
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class Server:
     """A server subprocess on a free loopback port, ready once ``ready_path`` answers."""
 
@@ -92,7 +70,7 @@ class Server:
         try:
             wait_http(self.url + ready_path, self.process, timeout)
         except BaseException:
-            stop_process(self.process, timeout=5)
+            terminate(self.process, timeout=5)
             raise
 
     @property
@@ -107,7 +85,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server."""
-        stop_process(self.process)
+        terminate(self.process, timeout=20.0)
 
 
 @contextlib.contextmanager

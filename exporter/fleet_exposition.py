@@ -242,8 +242,3 @@ class ConsoleFamiliesRenderer:
         removed = [cid for cid in self._lines[0] if cid not in present]
         self.update([(None, row) for row in rows], removed)
         return self.pieces()
-
-
-def render_console_families(rows: Iterable[FleetRow], video_info: bool = True) -> bytes:
-    """One-off rendering without a cache (see :class:`ConsoleFamiliesRenderer`)."""
-    return ConsoleFamiliesRenderer(video_info).render(rows)

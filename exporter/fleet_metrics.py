@@ -220,14 +220,18 @@ class FleetRenderer:
         self,
         video_info: bool = True,
         clock: Clock = system_clock,
-        margin: float = DEFAULT_REQUEST_TIMEOUT_SECONDS + CLOCK_SKEW_SECONDS,
-        lock_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        margin: float | None = None,
     ) -> None:
+        """``request_timeout`` bounds the wait for another scrape's refresh and, with
+        :data:`CLOCK_SKEW_SECONDS`, makes the re-read margin unless ``margin`` is given."""
         self.video_info = video_info
+        if margin is None:
+            margin = request_timeout + CLOCK_SKEW_SECONDS
         self._snapshot = FleetSnapshot(clock, margin)
         self._consoles = ConsoleFamiliesRenderer(video_info)
         self._lock = threading.Lock()
-        self._lock_timeout = lock_timeout
+        self._lock_timeout = request_timeout
         self._gzip = GzipPieces(level=1)
 
     def refresh(self, storage: Storage) -> FleetView:

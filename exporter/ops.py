@@ -11,7 +11,6 @@ from starlette.routing import Route
 
 from exporter.errors import endpoint, unavailable
 from exporter.fleet_metrics import FleetRenderer, FleetView
-from exporter.fleet_snapshot import CLOCK_SKEW_SECONDS
 from exporter.openapi import openapi_document
 from exporter.pieces_response import PiecesResponse
 from exporter.service import ExporterService
@@ -24,10 +23,7 @@ def ops_routes(service: ExporterService) -> list[Route]:
     m = service.metrics
     config = service.config
     renderer = FleetRenderer(
-        config.video_info,
-        clock=service.clock,
-        margin=config.request_timeout + CLOCK_SKEW_SECONDS,
-        lock_timeout=config.request_timeout,
+        config.video_info, clock=service.clock, request_timeout=config.request_timeout
     )
     document = openapi_document()
 

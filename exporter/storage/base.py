@@ -23,6 +23,19 @@ REASON_SILENCE = "silencio"
 SCHEMA_VERSION = 3
 
 
+def migration_steps(current: int, migrations: dict[int, str]) -> Iterator[tuple[int, list[str]]]:
+    """The ``(version, statements)`` still to apply to a schema at version ``current``, in order.
+
+    RuntimeError when the database is newer than this exporter.
+    """
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {current} is newer than this exporter ({SCHEMA_VERSION})"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        yield version, [sql for sql in migrations[version].split(";") if sql.strip()]
+
+
 class StorageUnavailableError(RuntimeError):
     """The database could not be reached or failed; the request gets a 503."""
 
@@ -186,6 +199,26 @@ class FleetChanges:
 
 #: Chooses, from ``{id: updated_at}``, the consoles whose full rows a fleet read returns.
 FleetPick = Callable[[dict[str, float]], Collection[str]]
+
+
+def picked_rows(
+    versions: dict[str, float],
+    pick: FleetPick,
+    by_ids: Callable[[Collection[str]], list[FleetRow]],
+    scan: Callable[[], list[FleetRow]],
+) -> list[FleetRow]:
+    """The full rows ``pick`` chooses among ``versions`` (for :meth:`Storage.fleet_changes`):
+    looked up by id when they are few, else kept from a scan of the rows ``versions`` came from."""
+    wanted = pick(versions)
+    if 2 * len(wanted) < len(versions):
+        return by_ids(wanted)
+    if not wanted:
+        return []
+    rows = scan()
+    if len(wanted) < len(rows):
+        keep = set(wanted)
+        rows = [row for row in rows if row[0] in keep]
+    return rows
 
 
 def group_heartbeats(ops: Sequence[WriteOp]) -> Iterator[WriteOp | list[HeartbeatOp]]:

@@ -29,7 +29,6 @@ from exporter.storage.base import (
     DeleteOp,
     FleetChanges,
     FleetPick,
-    FleetRow,
     FoundResult,
     HeartbeatOp,
     HistoryEntry,
@@ -46,6 +45,7 @@ from exporter.storage.base import (
     WriteResult,
     group_heartbeats,
     heartbeat_values,
+    picked_rows,
     sistema_identity,
     threshold_for,
 )
@@ -418,16 +418,13 @@ class PostgresStorage(Storage):
                     if since is not None:
                         count = conn.execute(b"SELECT COUNT(*) FROM consolas").fetchone()
                         total = int(count[0]) if count else 0
-                    wanted = pick(versions)
-                    rows: list[FleetRow] = []
-                    if 2 * len(wanted) < len(versions):
-                        by_id = b" WHERE id = ANY(%s::uuid[])"
-                        rows = conn.execute(select + by_id, [list(wanted)]).fetchall()
-                    elif wanted:
-                        rows = conn.execute(select + where, params).fetchall()
-                        if len(wanted) < len(rows):
-                            keep = set(wanted)
-                            rows = [row for row in rows if row[0] in keep]
+                    by_id = select + b" WHERE id = ANY(%s::uuid[])"
+                    rows = picked_rows(
+                        versions,
+                        pick,
+                        lambda ids: conn.execute(by_id, [list(ids)]).fetchall(),
+                        lambda: conn.execute(select + where, params).fetchall(),
+                    )
                 finally:
                     conn.execute(b"ROLLBACK")
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:

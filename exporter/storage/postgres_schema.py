@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from exporter.storage.base import SCHEMA_VERSION
+from exporter.storage.base import migration_steps
 
 #: Any constant shared by every exporter process: serialises concurrent migrations.
 MIGRATION_LOCK_ID = 0x636F6E73
@@ -62,18 +62,13 @@ MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    """Create or upgrade the schema to :data:`SCHEMA_VERSION`, one process at a time."""
+    """Create or upgrade the schema to the current version, one process at a time."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = int(str(row[0])) if row and row[0] is not None else 0
-        if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {current} is newer than this exporter ({SCHEMA_VERSION})"
-            )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement.encode())
+        for version, statements in migration_steps(current, MIGRATIONS):
+            for statement in statements:
+                conn.execute(statement.encode())
             conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))

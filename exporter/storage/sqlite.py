@@ -20,7 +20,6 @@ from exporter.storage.base import (
     DeleteOp,
     FleetChanges,
     FleetPick,
-    FleetRow,
     FoundResult,
     HeartbeatOp,
     HistoryEntry,
@@ -35,6 +34,7 @@ from exporter.storage.base import (
     WriteOp,
     WriteResult,
     heartbeat_values,
+    picked_rows,
     sistema_identity,
     threshold_for,
 )
@@ -354,16 +354,13 @@ class SQLiteStorage(Storage):
                     total = len(versions)
                     if since is not None:
                         total = conn.execute("SELECT COUNT(*) FROM consolas").fetchone()[0]
-                    wanted = pick(versions)
-                    rows: list[FleetRow] = []
-                    if 2 * len(wanted) < len(versions):
-                        by_id = " WHERE id IN (SELECT value FROM json_each(?))"
-                        rows = conn.execute(select + by_id, [json.dumps(list(wanted))]).fetchall()
-                    elif wanted:
-                        rows = conn.execute(select + where, params).fetchall()
-                        if len(wanted) < len(rows):
-                            keep = set(wanted)
-                            rows = [row for row in rows if row[0] in keep]
+                    by_id = select + " WHERE id IN (SELECT value FROM json_each(?))"
+                    rows = picked_rows(
+                        versions,
+                        pick,
+                        lambda ids: conn.execute(by_id, [json.dumps(list(ids))]).fetchall(),
+                        lambda: conn.execute(select + where, params).fetchall(),
+                    )
                 finally:
                     conn.execute("ROLLBACK")
         except sqlite3.Error as exc:

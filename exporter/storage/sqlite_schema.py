@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from exporter.storage.base import SCHEMA_VERSION
+from exporter.storage.base import migration_steps
 
 #: Times are Unix seconds (REAL); JSON columns hold JSON text.
 SCHEMA_V1 = """
@@ -64,20 +64,15 @@ MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Create or upgrade the schema to :data:`SCHEMA_VERSION` (idempotent, concurrency-safe)."""
+    """Create or upgrade the schema to the current version (idempotent, concurrency-safe)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
-        if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {current} is newer than this exporter ({SCHEMA_VERSION})"
-            )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        for version, statements in migration_steps(current, MIGRATIONS):
+            for statement in statements:
+                conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         conn.execute("COMMIT")
     except BaseException:
