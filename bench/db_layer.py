@@ -20,7 +20,7 @@ from bench.mode import Mode
 from bench.report import Section, median, rate
 from consola_wire import Heartbeat
 from exporter.storage import open_storage
-from exporter.storage.base import HeartbeatOp
+from exporter.storage.records import HeartbeatOp
 
 FLEET = 100_000
 BATCH_SIZES = (1, 16, 64, 256, 1024)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consola_wire import Registration
-from exporter.storage.base import RegisterOp
+from exporter.storage.records import RegisterOp
 
 #: The interval the benchmark consoles report (the seed's 5 minutes), in seconds.
 BENCH_INTERVAL_SECONDS = 300.0

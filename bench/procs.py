@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from heartbeat.demo.processes import http_ok, terminate
+from consola_demo.processes import http_ok, terminate
 from tests.exporter_process import REPO_ROOT, ExporterProcess
 from tests.tools import free_port
 

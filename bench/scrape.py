@@ -230,7 +230,7 @@ def breakdown(database: str, fleet: int, repeats: int, rng: random.Random) -> di
     FleetRenderer.refresh, without the lock, then render_view): reading the rows changed since
     the previous scrape, then re-rendering them and adding this process's families; 5% of the
     consoles changed before each; medians in seconds."""
-    from exporter.fleet_metrics import FleetRenderer
+    from exporter.fleet.renderer import FleetRenderer
     from exporter.process_metrics import ProcessMetrics
 
     storage = open_storage(database, "normal")

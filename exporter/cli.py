@@ -6,13 +6,13 @@ import argparse
 import logging
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from exporter import config as c
 from exporter.config import ExporterConfig
+from exporter.startup import StartupError, redact
 from exporter.tokens import TokenError, load_token
 
 ENV_PREFIX = "HEARTBEAT_EXPORTER_"
@@ -163,10 +163,6 @@ def _show(default: object) -> str:
     return str(default).lower() if isinstance(default, bool) else str(default)
 
 
-class StartupError(Exception):
-    """A setting that cannot be used; the message names it and its value."""
-
-
 def _argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """``parse`` with errors argparse reports as ``argument --flag: 'value': reason``."""
 
@@ -228,11 +224,6 @@ def parse_config(argv: Sequence[str], environ: dict[str, str]) -> tuple[Exporter
     return ExporterConfig(**values), access_log
 
 
-def redact(database: str) -> str:
-    """``database`` without its password, for logs."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", database)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the exporter until SIGTERM/SIGINT; 2 on a bad setting."""
     try:
@@ -243,7 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from exporter.server import serve
+    try:
+        from exporter.server import serve
+    except ModuleNotFoundError as exc:  # a worker's base install: no server stack
+        print(
+            f"heartbeat exporter: needs the 'server' extra ({exc.name} not installed): "
+            "pip install 'consola-heartbeat[server]'",
+            file=sys.stderr,
+        )
+        return 2
     from exporter.storage import StorageUnavailableError
 
     try:

@@ -9,10 +9,10 @@ from types import FrameType
 
 import uvicorn
 
-from exporter.app import create_app
-from exporter.cli import StartupError, redact
 from exporter.config import ExporterConfig
 from exporter.service import ExporterService
+from exporter.startup import StartupError, redact
+from exporter.web.app import create_app
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from exporter.clock import Clock, system_clock
 from exporter.config import ExporterConfig
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage import Storage, StorageUnavailableError, open_storage
-from exporter.storage.base import (
+from exporter.storage.records import (
     DeleteOp,
     FoundResult,
     HeartbeatOp,

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exporter.storage.base import Storage, StorageUnavailableError, WriteOp, WriteResult
+from exporter.storage.base import Storage
+from exporter.storage.records import StorageUnavailableError, WriteOp, WriteResult
 
 log = logging.getLogger(__name__)
 

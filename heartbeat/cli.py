@@ -7,23 +7,50 @@ dispatches, importing the chosen module lazily (the worker library never imports
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
-#: subcommand -> (module with ``main(argv)``, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "agent": ("heartbeat.agent", "run the heartbeat service as a standalone process (sidecar)"),
-    "id": ("heartbeat.agent", "print this console's id (creating it on first use)"),
-    "exporter": ("exporter.cli", "run the central service: consoles API, storage, fleet /metrics"),
-    "status": ("heartbeat.status", "show the fleet from the exporter's API as a table"),
-    "demo": ("heartbeat.demo", "run the exporter and a simulated fleet on loopback"),
+#: The ``server`` extra: what the exporter (and the demo, which starts one) needs beyond the
+#: worker's base install, as importable top-level modules.
+SERVER_EXTRA = "server"
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {SERVER_EXTRA: ("starlette", "uvicorn", "psycopg")}
+
+#: subcommand -> (module with ``main(argv)``, one-line help, extra it needs or None)
+SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "agent": (
+        "heartbeat.agent",
+        "run the heartbeat service as a standalone process (sidecar)",
+        None,
+    ),
+    "id": ("heartbeat.agent", "print this console's id (creating it on first use)", None),
+    "exporter": (
+        "exporter.cli",
+        "run the central service: consoles API, storage, fleet /metrics",
+        SERVER_EXTRA,
+    ),
+    "status": ("heartbeat.status", "show the fleet from the exporter's API as a table", None),
+    "demo": ("consola_demo", "run the exporter and a simulated fleet on loopback", SERVER_EXTRA),
 }
+
+
+def missing_extra(extra: str | None) -> str | None:
+    """The one-line message for a command whose extra is not installed, else None."""
+    if extra is None:
+        return None
+    missing = [m for m in EXTRA_MODULES[extra] if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (
+        f"needs the '{extra}' extra ({', '.join(missing)} not installed): "
+        f"pip install 'consola-heartbeat[{extra}]'"
+    )
 
 
 def usage() -> str:
     """The top-level help text."""
     lines = ["usage: heartbeat <command> [options]", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<10} {text}" for name, (_, text, _) in SUBCOMMANDS.items()]
     lines += ["", "Run 'heartbeat <command> --help' for the options of one command."]
     return "\n".join(lines)
 
@@ -38,7 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in SUBCOMMANDS:
         print(f"heartbeat: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[command][0])
+    module_name, _, extra = SUBCOMMANDS[command]
+    problem = missing_extra(extra)
+    if problem is not None:
+        print(f"heartbeat {command}: {problem}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(module_name)
     entry = getattr(module, f"main_{command}", None) or module.main
     result: int = entry(rest)
     return result

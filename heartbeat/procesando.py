@@ -4,28 +4,41 @@ from __future__ import annotations
 
 from contextlib import ContextDecorator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from consola_wire import EstadoConsola
 
-if TYPE_CHECKING:
-    from heartbeat.service import HeartbeatService
+
+class VideoReporter(Protocol):
+    """What ``Procesando`` needs of a console (``HeartbeatService`` is one)."""
+
+    def cambiar_estado(
+        self,
+        estado: EstadoConsola | str,
+        *,
+        video_en_proceso: str | None = None,
+        error: BaseException | str | None = None,
+    ) -> None: ...
+
+    def video_started(self) -> None: ...
+
+    def video_ended(self, *, failed: bool) -> None: ...
 
 
 class Procesando(ContextDecorator):
     """Context manager and decorator; the exception, if any, is reported and re-raised."""
 
-    def __init__(self, service: HeartbeatService, nombre: str) -> None:
-        self._service = service
+    def __init__(self, console: VideoReporter, nombre: str) -> None:
+        self._console = console
         self._nombre = nombre
 
     def _recreate_cm(self) -> Procesando:
         # Each decorated call gets its own instance, so concurrent calls do not share state.
-        return Procesando(self._service, self._nombre)
+        return Procesando(self._console, self._nombre)
 
     def __enter__(self) -> Procesando:
-        self._service._state.video_started()
-        self._service.cambiar_estado(EstadoConsola.OCUPADA, video_en_proceso=self._nombre)
+        self._console.video_started()
+        self._console.cambiar_estado(EstadoConsola.OCUPADA, video_en_proceso=self._nombre)
         return self
 
     def __exit__(
@@ -35,9 +48,9 @@ class Procesando(ContextDecorator):
         tb: TracebackType | None,
     ) -> None:
         failed = exc is not None and not isinstance(exc, GeneratorExit)
-        self._service._state.video_ended(failed=failed)
+        self._console.video_ended(failed=failed)
         if failed and exc is not None:
-            self._service.cambiar_estado(EstadoConsola.ERROR, error=exc)
+            self._console.cambiar_estado(EstadoConsola.ERROR, error=exc)
         else:
-            self._service.cambiar_estado(EstadoConsola.ESPERANDO)
+            self._console.cambiar_estado(EstadoConsola.ESPERANDO)
         # returning None re-raises the exception

@@ -16,15 +16,16 @@ from typing import Any
 from consola_wire import REPORTABLE_STATES, STATE_INACTIVA, EstadoConsola, protocol
 from heartbeat import logs
 from heartbeat.config import HeartbeatConfig
+from heartbeat.error_report import ErrorReport
 from heartbeat.http_server import ConsoleHttpServer, ControlHandler
 from heartbeat.identity import load_or_create_console_id
 from heartbeat.metrics import ConsoleCollector, Identity, build_registry
-from heartbeat.payloads import ErrorReport, clean_text
 from heartbeat.procesando import Procesando
 from heartbeat.process_tree import ProcessTreeSampler
 from heartbeat.sender import Sender
 from heartbeat.state import ConsoleState, Telemetry
 from heartbeat.system import SystemSampler
+from heartbeat.wire_text import clean_text
 
 #: Psutil readings are cached this long; a scrape or a beat never samples more often.
 SAMPLE_MAX_AGE_SECONDS = 5.0
@@ -200,6 +201,14 @@ class HeartbeatService:
     def procesando(self, nombre: str) -> Procesando:
         """Context manager / decorator: ``ocupada`` with the video, then ``esperando``/``error``."""
         return Procesando(self, nombre)
+
+    def video_started(self) -> None:
+        """Count a video entering ``procesando()`` and note its start; no state change."""
+        self._state.video_started()
+
+    def video_ended(self, *, failed: bool) -> None:
+        """Count a video leaving ``procesando()``, finished or failed; no state change."""
+        self._state.video_ended(failed=failed)
 
     def estado(self) -> dict[str, Any]:
         """The current state with its wire keys (estado, videoEnProceso, ultimoError)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from consola_wire import EstadoConsola
-from heartbeat.payloads import ErrorReport
+from heartbeat.error_report import ErrorReport
 
 ENDPOINTS: tuple[str, ...] = ("registrar", "heartbeat")
 FAILURE_REASONS: tuple[str, ...] = ("connection", "timeout", "http_4xx", "http_5xx", "other")

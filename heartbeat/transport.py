@@ -1,27 +1,42 @@
-"""HTTP to the consoles API: one kept-alive connection, timeouts, failures classified not raised.
+"""HTTP to the consoles API on ``requests``: one kept-alive session, failures classified not raised.
 
-TLS certificates are always verified (``HEARTBEAT_CA_BUNDLE`` names the CAs to trust). Bodies are
-gzip-compressed when ``HEARTBEAT_COMPRESSION`` is ``on``, or in ``auto`` once an answer of the
-server carried ``Accept-Encoding: gzip``; a 415 in ``auto`` drops back to plain JSON at once.
+TLS certificates are always verified. ``HEARTBEAT_CA_BUNDLE`` (a PEM file or a hashed directory)
+is passed as ``verify`` on every request, so ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` cannot
+replace it; without it, requests' own trust applies (certifi's CAs, or ``REQUESTS_CA_BUNDLE``),
+and nothing in the environment can turn verification off. Proxies come from the environment as
+requests reads them (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``). Bodies are gzip-compressed when
+``HEARTBEAT_COMPRESSION`` is ``on``, or in ``auto`` once an answer of the server carried
+``Accept-Encoding: gzip``; a 415 in ``auto`` drops back to plain JSON at once.
+
+A kept-alive connection the server closed while idle is noticed by urllib3 before it is reused
+(it opens a fresh one), so an idle timeout on the server costs no failed beat.
 """
 
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+from requests.auth import AuthBase
+from urllib3.exceptions import ReadTimeoutError
+
 from consola_wire.protocol import GZIP_ENCODING
-from heartbeat.connection import Answer, ApiConnection
 from heartbeat.version import __version__
 
 USER_AGENT = f"consola-heartbeat/{__version__}"
 
 #: Auth failures: 401 (no or malformed credential) and 403 (a credential the server refuses).
 AUTH_FAILURE_STATUSES = (401, 403)
+
+#: Most bytes of an answer that are read; the API's answers are a few hundred bytes.
+MAX_ANSWER_BYTES = 1024 * 1024
+
+_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,22 @@ class Outcome:
         return self.status in AUTH_FAILURE_STATUSES
 
 
+class BearerToken(AuthBase):
+    """``Authorization: Bearer <token>`` (nothing when ``token`` is ``None``).
+
+    Always passed as ``auth``, so requests never looks the host up in ``~/.netrc`` (whose Basic
+    credentials would otherwise replace the console's token).
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self.token is not None:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
 class ApiClient:
     """POSTs JSON below ``API_BASE_URL``. Used from a single thread (the sender's)."""
 
@@ -57,10 +88,24 @@ class ApiClient:
         ca_bundle: Path | None = None,
         compression: str = "auto",
     ) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self._base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._connection = ApiConnection(base_url, ca_bundle=ca_bundle)
+        #: Explicit on every request: a configured bundle always wins over the environment's.
+        self._verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
         self._compression = compression
         self._gzip = compression == "on"
+        self._session = requests.Session()
+        self._session.headers.update(
+            {
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",  # answers are tiny; none to inflate
+                "Content-Type": "application/json",
+            }
+        )
 
     @property
     def compressing(self) -> bool:
@@ -91,36 +136,34 @@ class ApiClient:
         compress: bool,
     ) -> Outcome:
         limit = self._timeout if timeout is None else timeout
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        if compress:
-            headers["Content-Encoding"] = GZIP_ENCODING
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
+        headers = {"Content-Encoding": GZIP_ENCODING} if compress else None
         try:
-            answer = self._connection.post(path, _encode(body, compress), headers, limit)
-        except TimeoutError as exc:
-            return Outcome(False, None, "timeout", f"timeout after {limit:g}s ({_short(exc)})")
-        except (OSError, http.client.HTTPException) as exc:  # TLS verification failures included
-            return Outcome(False, None, "connection", _short(exc))
+            with self._session.post(
+                self._base_url + path,
+                data=_encode(body, compress),
+                headers=headers,
+                auth=BearerToken(token),
+                timeout=(limit, limit),  # connecting, and each wait for the answer
+                verify=self._verify,
+                stream=True,  # read at most MAX_ANSWER_BYTES of the answer
+                allow_redirects=False,
+            ) as response:
+                answer = _bounded_body(response)
         except Exception as exc:  # never raise into the worker because of the network
-            return Outcome(False, None, "other", f"{type(exc).__name__}: {_short(exc)}")
-        self._learn_encoding(answer)
-        status = answer.status
+            return _failure(exc, limit)
+        self._learn_encoding(response)
+        status = response.status_code
         if 200 <= status < 300:
-            return Outcome(True, status, data=_json_object(answer))
+            return Outcome(True, status, data=_json_object(response, answer))
         if 400 <= status < 500:
             reason = "http_4xx"
         elif 500 <= status < 600:
             reason = "http_5xx"
         else:
             reason = "other"
-        return Outcome(False, status, reason, f"HTTP {status} {answer.reason or ''}".strip())
+        return Outcome(False, status, reason, f"HTTP {status} {response.reason or ''}".strip())
 
-    def _learn_encoding(self, response: Answer) -> None:
+    def _learn_encoding(self, response: requests.Response) -> None:
         if self._compression != "auto" or self._gzip:
             return
         accepted = response.headers.get("Accept-Encoding", "")
@@ -128,8 +171,8 @@ class ApiClient:
             self._gzip = True
 
     def close(self) -> None:
-        """Close the connection."""
-        self._connection.close()
+        """Close the kept-alive connection."""
+        self._session.close()
 
 
 def _encode(body: dict[str, Any], compress: bool) -> bytes:
@@ -138,11 +181,39 @@ def _encode(body: dict[str, Any], compress: bool) -> bytes:
     return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
 
 
-def _json_object(answer: Answer) -> dict[str, Any] | None:
-    if "json" not in answer.headers.get("Content-Type", ""):
+def _bounded_body(response: requests.Response) -> bytes:
+    """At most ``MAX_ANSWER_BYTES`` of the body; past that the connection is dropped, not read."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            break  # closing an unfinished response closes its connection
+    return b"".join(chunks)[:MAX_ANSWER_BYTES]
+
+
+def _failure(exc: Exception, limit: float) -> Outcome:
+    """A request that got no answer, by ``state.FAILURE_REASONS``."""
+    if isinstance(exc, requests.Timeout) or _read_timeout_in_body(exc):
+        return Outcome(False, None, "timeout", f"timeout after {limit:g}s ({_short(exc)})")
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return Outcome(False, None, "connection", _short(exc))  # TLS verification included
+    return Outcome(False, None, "other", f"{type(exc).__name__}: {_short(exc)}")
+
+
+def _read_timeout_in_body(exc: Exception) -> bool:
+    """requests reports a read timeout while streaming the body as a ``ConnectionError``."""
+    return isinstance(exc, requests.ConnectionError) and any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    )
+
+
+def _json_object(response: requests.Response, answer: bytes) -> dict[str, Any] | None:
+    if "json" not in response.headers.get("Content-Type", ""):
         return None
     try:
-        value = json.loads(answer.body)
+        value = json.loads(answer)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

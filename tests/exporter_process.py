@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from heartbeat.demo.processes import terminate
+from consola_demo.processes import terminate
 from tests.tools import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from heartbeat.demo.processes import terminate
+from consola_demo.processes import terminate
 from tests.tools import free_port, require_binary, wait_until
 
 

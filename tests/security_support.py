@@ -16,11 +16,11 @@ from typing import Any
 
 import uvicorn
 
-from exporter.app import create_app
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from exporter.service import ExporterService
 from exporter.storage import is_postgres_url, sqlite_path
+from exporter.web.app import create_app
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port
 
 ENROLLMENT_TOKEN = "enroll-" + "e1" * 16  # distinctive, so a leak is easy to grep for

@@ -21,13 +21,13 @@ import httpx
 import pytest
 
 from consola_wire.protocol import MAX_BODY_BYTES, REGISTER_PATH
-from exporter.decompress import BoundedGunzip
-from exporter.embedded import EmbeddedExporter
-from exporter.errors import ApiError
+from exporter.web.decompress import BoundedGunzip
+from exporter.web.errors import ApiError
 from heartbeat.transport import ApiClient
 from tests.exporter_process import database_for
 from tests.security_support import REGISTRAR, beat, embedded, heartbeat_path, registration
 from tests.security_support import stored_row as stored
+from tests.support.embedded_exporter import EmbeddedExporter
 
 GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
 

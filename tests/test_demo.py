@@ -19,9 +19,9 @@ import psutil
 import pytest
 import yaml
 
-from heartbeat.demo import monitoring
-from heartbeat.demo.monitoring import demo_alertmanager_config, shortened, shortened_rules
-from heartbeat.demo.view import FleetView
+from consola_demo import monitoring
+from consola_demo.monitoring import demo_alertmanager_config, shortened, shortened_rules
+from consola_demo.view import FleetView
 from tests.tools import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

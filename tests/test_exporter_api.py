@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import database_for
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port, require_binary
 
 SEED_ID = "550e8400-e29b-41d4-a716-446655440000"

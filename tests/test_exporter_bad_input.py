@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from consola_wire.protocol import MAX_BODY_BYTES
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import database_for
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port
 
 KNOWN = "11111111-2222-4333-8444-555555555555"

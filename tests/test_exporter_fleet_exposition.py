@@ -10,10 +10,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consola_wire import ALL_STATES
-from exporter.fleet_exposition import ConsoleFamiliesRenderer, escape_label_value
-from exporter.fleet_metrics import ConsoleFamiliesCollector, FleetRenderer
+from exporter.fleet.console_families import ConsoleFamiliesRenderer, escape_label_value
+from exporter.fleet.reference_collector import ConsoleFamiliesCollector
+from exporter.fleet.renderer import FleetRenderer
 from exporter.process_metrics import ProcessMetrics
-from exporter.storage.base import FleetRow
+from exporter.storage.records import FleetRow
 from tests.tools import require_binary
 
 AWKWARD_TEXT = 'Consola "norte"\\sala\nB — ñandú 🎬'

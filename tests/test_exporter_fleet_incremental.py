@@ -15,16 +15,17 @@ import httpx
 import pytest
 
 from consola_wire import ALL_STATES, Heartbeat, Registration
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
-from exporter.fleet_exposition import FAMILIES, PREFIX
-from exporter.fleet_metrics import FleetRenderer
-from exporter.fleet_snapshot import FleetSnapshot
+from exporter.fleet.console_families import FAMILIES
+from exporter.fleet.names import PREFIX
+from exporter.fleet.renderer import FleetRenderer
+from exporter.fleet.snapshot import FleetSnapshot
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage import Storage, open_storage
-from exporter.storage.base import DeleteOp, HeartbeatOp, RegisterOp, SweepOp, WriteOp
+from exporter.storage.records import DeleteOp, HeartbeatOp, RegisterOp, SweepOp, WriteOp
 from tests.exporter_process import database_for
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.test_exporter_fleet_exposition import AWKWARD_TEXT, parsed, reference
 from tests.tools import free_port, wait_until
 

@@ -7,7 +7,7 @@ import random
 import subprocess
 import zlib
 
-from exporter.gzip_pieces import GzipPieces, crc32_combine
+from exporter.fleet.gzip_pieces import GzipPieces, crc32_combine
 from tests.tools import require_binary
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import database_for
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port, wait_until
 
 INACTIVE_AFTER = 600.0

@@ -17,11 +17,11 @@ import httpx
 import psutil
 import pytest
 
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import ExporterProcess, run_exporter
 from tests.postgres_server import RunningPostgres, start_postgres
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port, wait_until
 
 REQUEST_TIMEOUT = 2.0

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import REPO_ROOT, ExporterProcess, database_for
 from tests.prometheus_server import ScrapeJob, run_prometheus
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port, wait_until
 
 INACTIVE_AFTER = 600.0

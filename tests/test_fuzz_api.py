@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import database_for
 from tests.fuzz_checks import check_exposition, check_stored_consoles
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port
 
 #: Cases per backend in the default run (x2 backends); --run-slow multiplies it.

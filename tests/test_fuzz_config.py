@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from exporter import cli
+from exporter.startup import StartupError
 from heartbeat.config import ConfigError, HeartbeatConfig
 from tests.exporter_process import REPO_ROOT
 
@@ -49,7 +50,7 @@ def refusal(argv: list[str], environ: dict[str, str], capsys: pytest.CaptureFixt
     """The message a refused configuration gets (parsing only: nothing is started)."""
     try:
         cli.parse_config(argv, environ)
-    except cli.StartupError as exc:  # main() prints it and exits 2
+    except StartupError as exc:  # main() prints it and exits 2
         return str(exc)
     except SystemExit as exc:  # argparse prints the flag error and exits 2
         assert exc.code == 2

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.clock import ManualClock
 from exporter.config import ExporterConfig
-from exporter.embedded import EmbeddedExporter
 from tests.exporter_process import database_for
 from tests.fuzz_checks import check_exposition, check_stored_consoles
+from tests.support.clock import ManualClock
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import free_port
 
 KNOWN = "0b7f3a52-1c9d-4e8a-b6f0-2d4c6e8a0b1c"

@@ -9,11 +9,13 @@ import pytest
 
 from consola_wire import parse_heartbeat, parse_registration, protocol
 from heartbeat.config import DEFAULT_METRICS_PORT, ConfigError, HeartbeatConfig
+from heartbeat.error_report import ErrorReport
 from heartbeat.identity import IdentityError, load_or_create_console_id
-from heartbeat.payloads import ErrorReport, heartbeat_body, iso_timestamp, registration_body
+from heartbeat.payloads import heartbeat_body, registration_body
 from heartbeat.service import parse_estado
 from heartbeat.state import ConsoleState
 from heartbeat.system import SystemSampler, node_arch
+from heartbeat.wire_text import iso_timestamp
 
 BAD_VALUES = [
     ("API_BASE_URL", "localhost:3000/api"),
@@ -164,7 +166,7 @@ def test_payloads_pass_the_wire_validation():
 
 
 def test_oversized_error_and_video_are_trimmed_to_the_wire_limits():
-    from heartbeat.payloads import clean_text
+    from heartbeat.wire_text import clean_text
 
     try:
         raise RuntimeError("x\x00" * 50_000)

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from exporter.cli import ENV_PREFIX, OPTIONS
 from exporter.config import ExporterConfig
-from exporter.fleet_metrics import FleetRenderer
+from exporter.fleet.renderer import FleetRenderer
 from exporter.process_metrics import ProcessMetrics
 from heartbeat.config import ENV_VARIABLES, HeartbeatConfig
 from tests.test_exporter_fleet_exposition import fleet
@@ -85,8 +85,8 @@ def test_readme_documents_every_exporter_setting_and_its_variable(option: tuple[
 
 
 def test_readme_documents_every_endpoint(tmp_path: Path) -> None:
-    from exporter.app import create_app
     from exporter.service import ExporterService
+    from exporter.web.app import create_app
 
     service = ExporterService(ExporterConfig(database=str(tmp_path / "c.db")))
     try:

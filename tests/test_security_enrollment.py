@@ -11,8 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.embedded import EmbeddedExporter
-from exporter.storage.base import SCHEMA_VERSION
+from exporter.storage.migrations import SCHEMA_VERSION
 from exporter.storage.sqlite_schema import SCHEMA_V1
 from tests.exporter_process import database_for
 from tests.security_support import (
@@ -27,6 +26,7 @@ from tests.security_support import (
     stored_row,
     stored_secret_hash,
 )
+from tests.support.embedded_exporter import EmbeddedExporter
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.embedded import EmbeddedExporter
 from heartbeat.config import ConfigError, HeartbeatConfig
 from heartbeat.secret_store import read_secret, write_secret
 from heartbeat.service import HeartbeatService
@@ -27,6 +26,7 @@ from tests.security_support import (
     stored_row,
     stored_secret_hash,
 )
+from tests.support.embedded_exporter import EmbeddedExporter
 from tests.tools import wait_until
 
 

@@ -6,6 +6,8 @@ tests generate with the ``openssl`` CLI), as it would behind a TLS-terminating r
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,9 @@ import pytest
 from consola_wire.protocol import REGISTER_PATH
 from heartbeat.config import ConfigError, HeartbeatConfig
 from heartbeat.service import HeartbeatService
-from heartbeat.transport import ApiClient
+from heartbeat.transport import ApiClient, Outcome
 from tests.exporter_process import database_for
+from tests.forward_proxy import ForwardProxy
 from tests.recording_api import fast_config
 from tests.security_support import (
     ENROLLMENT_TOKEN,
@@ -52,6 +55,21 @@ def no_inherited_ca_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(variable, raising=False)
 
 
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA that did not sign the exporter's certificate."""
+    openssl = require_binary("openssl")
+    return make_certificates(openssl, Path(tmp_path_factory.mktemp("other-tls"))).ca_cert
+
+
+def register_over_tls(exporter: TlsExporter, ca_bundle: Path | None = None) -> Outcome:
+    client = ApiClient(exporter.url + "/api", 5.0, ca_bundle=ca_bundle)
+    try:
+        return client.post(REGISTER_PATH, registration(), token=ENROLLMENT_TOKEN)
+    finally:
+        client.close()
+
+
 def test_without_the_ca_bundle_the_client_refuses_the_servers_certificate(
     tls_exporter: TlsExporter,
 ) -> None:
@@ -82,6 +100,76 @@ def test_requests_ca_bundle_in_the_environment_does_not_override_the_configured_
     outcome = client.post(REGISTER_PATH, registration(), token=ENROLLMENT_TOKEN)
     client.close()
     assert outcome.ok, outcome.detail
+
+
+def test_a_ca_bundle_of_another_ca_refuses_the_servers_certificate(
+    tls_exporter: TlsExporter, other_ca: Path
+) -> None:
+    outcome = register_over_tls(tls_exporter, other_ca)
+    assert not outcome.ok
+    assert outcome.reason == "connection"
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.detail
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_the_environment_naming_the_right_ca_does_not_override_a_configured_other_ca(
+    tls_exporter: TlsExporter,
+    certificates: Certificates,
+    other_ca: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    monkeypatch.setenv(variable, str(certificates.ca_cert))
+    outcome = register_over_tls(tls_exporter, other_ca)
+    assert (outcome.ok, outcome.reason) == (False, "connection")
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.detail
+
+
+def test_without_a_configured_bundle_requests_ca_bundle_is_honoured(
+    tls_exporter: TlsExporter, certificates: Certificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificates.ca_cert))  # requests' own setting
+    outcome = register_over_tls(tls_exporter)
+    assert outcome.ok, outcome.detail
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_an_empty_ca_variable_in_the_environment_never_turns_verification_off(
+    tls_exporter: TlsExporter, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "")
+    outcome = register_over_tls(tls_exporter)
+    assert (outcome.ok, outcome.reason) == (False, "connection")
+    assert "CERTIFICATE_VERIFY_FAILED" in outcome.detail
+
+
+def test_a_hashed_ca_directory_is_accepted_as_the_bundle(
+    tls_exporter: TlsExporter, certificates: Certificates, tmp_path: Path
+) -> None:
+    directory = tmp_path / "cas"
+    directory.mkdir()
+    shutil.copy(certificates.ca_cert, directory / "heartbeat-ca.pem")
+    subprocess.run([require_binary("openssl"), "rehash", str(directory)], check=True)
+    outcome = register_over_tls(tls_exporter, directory)
+    assert outcome.ok, outcome.detail
+
+
+def test_https_goes_through_the_environments_proxy_as_a_verified_tunnel(
+    tls_exporter: TlsExporter, certificates: Certificates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    proxy = ForwardProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        refused = register_over_tls(tls_exporter)
+        outcome = register_over_tls(tls_exporter, certificates.ca_cert)
+    finally:
+        proxy.close()
+    assert outcome.ok, outcome.detail
+    assert (refused.ok, refused.reason) == (False, "connection")  # verified through the tunnel
+    origin = tls_exporter.url.removeprefix("https://")
+    assert proxy.requests == [("CONNECT", origin), ("CONNECT", origin)]
 
 
 def test_the_library_reports_over_tls_with_tokens_end_to_end(

@@ -17,14 +17,8 @@ import pytest
 
 from consola_wire import Heartbeat, Registration
 from exporter.storage import Storage, open_storage
-from exporter.storage.base import (
-    DeleteOp,
-    HeartbeatOp,
-    RegisterOp,
-    SweepOp,
-    WriteOp,
-    group_heartbeats,
-)
+from exporter.storage.backend_support import group_heartbeats
+from exporter.storage.records import DeleteOp, HeartbeatOp, RegisterOp, SweepOp, WriteOp
 from tests.exporter_process import database_for
 
 T0 = 1_764_756_000.0

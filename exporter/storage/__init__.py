@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.storage.base import Storage, StorageUnavailableError
+from exporter.storage.base import Storage
+from exporter.storage.records import StorageUnavailableError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 

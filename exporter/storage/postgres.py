@@ -19,7 +19,17 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from consola_wire import STATE_INACTIVA
-from exporter.storage.base import (
+from exporter.storage.backend_support import (
+    group_heartbeats,
+    heartbeat_values,
+    picked_rows,
+    sistema_identity,
+    threshold_for,
+)
+from exporter.storage.base import Storage
+from exporter.storage.pool import ConnectionPool
+from exporter.storage.postgres_schema import migrate
+from exporter.storage.records import (
     REASON_GOODBYE,
     REASON_HEARTBEAT,
     REASON_REGISTRATION,
@@ -37,20 +47,12 @@ from exporter.storage.base import (
     RegisterOp,
     RegisterResult,
     StateStatistics,
-    Storage,
     StorageUnavailableError,
     SweepOp,
     SweepResult,
     WriteOp,
     WriteResult,
-    group_heartbeats,
-    heartbeat_values,
-    picked_rows,
-    sistema_identity,
-    threshold_for,
 )
-from exporter.storage.pool import ConnectionPool
-from exporter.storage.postgres_schema import migrate
 
 Conn = psycopg.Connection[TupleRow]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from exporter.storage.base import migration_steps
+from exporter.storage.migrations import migration_steps
 
 #: Any constant shared by every exporter process: serialises concurrent migrations.
 MIGRATION_LOCK_ID = 0x636F6E73

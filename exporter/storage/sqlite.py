@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from consola_wire import STATE_INACTIVA
-from exporter.storage.base import (
+from exporter.storage.backend_support import (
+    heartbeat_values,
+    picked_rows,
+    sistema_identity,
+    threshold_for,
+)
+from exporter.storage.base import Storage
+from exporter.storage.pool import ConnectionPool
+from exporter.storage.records import (
     REASON_GOODBYE,
     REASON_HEARTBEAT,
     REASON_REGISTRATION,
@@ -27,18 +35,12 @@ from exporter.storage.base import (
     RegisterOp,
     RegisterResult,
     StateStatistics,
-    Storage,
     StorageUnavailableError,
     SweepOp,
     SweepResult,
     WriteOp,
     WriteResult,
-    heartbeat_values,
-    picked_rows,
-    sistema_identity,
-    threshold_for,
 )
-from exporter.storage.pool import ConnectionPool
 from exporter.storage.sqlite_checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
 from exporter.storage.sqlite_schema import migrate
 

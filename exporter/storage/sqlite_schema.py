@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from exporter.storage.base import migration_steps
+from exporter.storage.migrations import migration_steps
 
 #: Times are Unix seconds (REAL); JSON columns hold JSON text.
 SCHEMA_V1 = """

@@ -18,20 +18,20 @@ from consola_wire import (
     validate_console_id,
 )
 from consola_wire.protocol import KEY_SECRETO, KEY_ULTIMA_ACTIVIDAD, REGISTER_PATH
-from exporter.api_json import console_json, history_json, statistics_json
-from exporter.auth import (
+from exporter.service import ExporterService
+from exporter.storage.records import Credential
+from exporter.tokens import hash_secret
+from exporter.web.auth import (
     MISSING_FOR_DELETE,
     MISSING_FOR_HEARTBEAT,
     MISSING_FOR_REGISTRATION,
     NO_STORE,
     Authenticator,
 )
-from exporter.body import read_json
-from exporter.decompress import ACCEPT_ENCODING_HEADERS
-from exporter.errors import ApiError, endpoint
-from exporter.service import ExporterService
-from exporter.storage.base import Credential
-from exporter.tokens import hash_secret
+from exporter.web.console_json import console_json, history_json, statistics_json
+from exporter.web.decompress import ACCEPT_ENCODING_HEADERS
+from exporter.web.errors import ApiError, endpoint
+from exporter.web.request_body import read_json
 
 T = TypeVar("T")
 

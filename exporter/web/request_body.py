@@ -10,8 +10,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from consola_wire import decode_json
 from consola_wire.protocol import MAX_BODY_BYTES
-from exporter.decompress import BoundedGunzip, is_gzip
-from exporter.errors import ApiError
+from exporter.web.decompress import BoundedGunzip, is_gzip
+from exporter.web.errors import ApiError
 
 
 def _too_large(limit: int) -> ApiError:

@@ -3,10 +3,11 @@
 ``prometheus_client`` builds a Python object per sample and formats it generically; at 100,000
 consoles (about 1.2 million samples) that costs seconds. This module writes the same families
 directly, one pre-built template per line, and keeps each console's lines per family between
-scrapes, so a scrape renders only the consoles that changed (exporter/fleet_snapshot.py finds
-them) and re-joins only the families whose text changed. It produces exactly the families
-:class:`exporter.fleet_metrics.ConsoleFamiliesCollector` describes: the tests parse both with
-``prometheus_client.parser`` and compare them, and run ``promtool check metrics`` on the output.
+scrapes, so a scrape renders only the consoles that changed (:mod:`exporter.fleet.snapshot`
+finds them) and re-joins only the families whose text changed. It produces exactly the families
+:class:`exporter.fleet.reference_collector.ConsoleFamiliesCollector` describes: the tests parse
+both with ``prometheus_client.parser`` and compare them, and run ``promtool check metrics`` on the
+output.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from collections.abc import Iterable
 from operator import itemgetter
 
 from consola_wire import ALL_STATES
-from exporter.storage.base import FleetRow
-
-PREFIX = "heartbeat_fleet_"
+from exporter.fleet.names import PREFIX
+from exporter.storage.records import FleetRow
 
 #: (name, type, help) of each per-console family, in output order.
 FAMILIES: tuple[tuple[str, str, str], ...] = (
@@ -79,7 +79,7 @@ def _header(name: str, kind: str, help_text: str) -> bytes:
 #: The ``# HELP`` and ``# TYPE`` lines of each family, in FAMILIES order.
 HEADERS = tuple(_header(name, kind, help_text) for name, kind, help_text in FAMILIES)
 
-#: A piece of the exposition and a key that identifies its content (see exporter.gzip_pieces).
+#: A piece of the exposition and a key that identifies its content (see exporter.fleet.gzip_pieces).
 Piece = tuple[int, bytes]
 _versions = itertools.count(1)
 
@@ -177,7 +177,7 @@ class ConsoleFamiliesRenderer:
     Each family is a dict ``console id -> that console's lines`` plus its joined text. An update
     re-renders only the consoles it is given and re-joins only the families whose lines changed
     (a heartbeat changes ``last_seen`` but rarely ``console_info``). Not thread-safe: its owner
-    (:class:`exporter.fleet_metrics.FleetRenderer`) serialises updates; the texts it hands out
+    (:class:`exporter.fleet.renderer.FleetRenderer`) serialises updates; the texts it hands out
     are immutable ``bytes``, so a scrape holding them never sees a half-updated fleet.
     """
 

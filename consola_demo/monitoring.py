@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from heartbeat.demo.processes import LOOPBACK, ChildProcess, free_port, http_ok
+from consola_demo.processes import LOOPBACK, ChildProcess, free_port, http_ok
 
 #: Where Debian's packages put the binaries (``apt-get install prometheus
 #: prometheus-alertmanager``); the PATH is searched too.

@@ -28,7 +28,8 @@ from functools import partial
 
 from consola_wire import ALL_STATES
 from exporter.clock import Clock
-from exporter.storage.base import FleetChanges, FleetRow, Storage
+from exporter.storage.base import Storage
+from exporter.storage.records import FleetChanges, FleetRow
 
 #: Added to the request timeout to make the re-read margin (clock differences between exporters).
 CLOCK_SKEW_SECONDS = 5.0

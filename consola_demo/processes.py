@@ -195,10 +195,3 @@ def start_exporter(
     ).start()
     child.wait_ready(lambda: http_ok(url + "/healthz"), timeout)
     return child, url
-
-
-def exporter_available() -> bool:
-    """True when the exporter's server dependencies (the ``server`` extra) are installed."""
-    import importlib.util
-
-    return all(importlib.util.find_spec(m) is not None for m in ("starlette", "uvicorn"))

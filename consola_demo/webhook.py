@@ -11,7 +11,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from heartbeat.demo.processes import LOOPBACK
+from consola_demo.processes import LOOPBACK
 
 #: Called with (receiver path, Alertmanager's webhook payload).
 NotificationHandler = Callable[[str, dict[str, Any]], None]

@@ -17,19 +17,18 @@ from typing import Any, TextIO
 
 import requests
 
-from heartbeat.demo import console as console_child
-from heartbeat.demo.fleet import ConsoleSpec, SimulatedConsole
-from heartbeat.demo.monitoring import Monitoring, start_monitoring
-from heartbeat.demo.processes import (
+from consola_demo import console as console_child
+from consola_demo.fleet import ConsoleSpec, SimulatedConsole
+from consola_demo.monitoring import Monitoring, start_monitoring
+from consola_demo.processes import (
     LOOPBACK,
     ChildProcess,
     ChildStartError,
-    exporter_available,
     free_port,
     start_exporter,
 )
-from heartbeat.demo.view import FleetView
-from heartbeat.demo.webhook import WebhookReceiver
+from consola_demo.view import FleetView
+from consola_demo.webhook import WebhookReceiver
 from heartbeat.status import ApiUnreachableError, fetch_fleet
 
 DEFAULT_CONSOLES = 12
@@ -255,13 +254,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if args.interval_seconds < 1:
         print("heartbeat demo: --interval-seconds must be at least 1", file=sys.stderr)
         return 2
-    if not exporter_available():
-        print(
-            "heartbeat demo: the exporter's dependencies are missing; install them with "
-            "pip install -e '.[server]' (make demo does it)",
-            file=sys.stderr,
-        )
-        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

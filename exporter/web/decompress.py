@@ -12,7 +12,7 @@ import zlib
 from starlette.responses import JSONResponse
 
 from consola_wire.protocol import GZIP_ENCODING
-from exporter.errors import ApiError
+from exporter.web.errors import ApiError
 
 #: ``wbits`` for zlib: a gzip header and trailer (CRC and length checked), 32 KiB window.
 GZIP_WBITS = 16 + zlib.MAX_WBITS

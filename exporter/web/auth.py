@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 
-from exporter.errors import ApiError
-from exporter.storage.base import Credential
+from exporter.storage.records import Credential
 from exporter.tokens import new_secret, secret_matches, token_matches
+from exporter.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 

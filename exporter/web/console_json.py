@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.storage.base import ConsoleRecord, HistoryEntry, StateStatistics
+from exporter.storage.records import ConsoleRecord, HistoryEntry, StateStatistics
 
 
 def iso(seconds: float | None) -> str | None:

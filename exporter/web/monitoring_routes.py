@@ -9,13 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exporter.errors import endpoint, unavailable
-from exporter.fleet_metrics import FleetRenderer, FleetView
-from exporter.openapi import openapi_document
-from exporter.pieces_response import PiecesResponse
+from exporter.fleet.renderer import FleetRenderer, FleetView
 from exporter.service import ExporterService
-from exporter.status_page import index
 from exporter.storage import StorageUnavailableError
+from exporter.web.errors import endpoint, unavailable
+from exporter.web.openapi import openapi_document
+from exporter.web.pieces_response import PiecesResponse
+from exporter.web.status_page import index
 
 
 def ops_routes(service: ExporterService) -> list[Route]:

@@ -12,10 +12,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exporter.api import api_routes
-from exporter.auth import Authenticator, ReadTokenMiddleware
-from exporter.ops import ops_routes
 from exporter.service import ExporterService
+from exporter.web.auth import Authenticator, ReadTokenMiddleware
+from exporter.web.consoles_routes import api_routes
+from exporter.web.monitoring_routes import ops_routes
 
 log = logging.getLogger(__name__)
 

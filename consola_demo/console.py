@@ -1,4 +1,4 @@
-"""One simulated console as its own process (``python -m heartbeat.demo.console``).
+"""One simulated console as its own process (``python -m consola_demo.console``).
 
 The demo kills this one with SIGKILL to show a console that vanishes without saying goodbye; on
 SIGTERM/SIGINT it stops cleanly like any worker (``inactiva`` goodbye).
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from consola_demo.fleet import ConsoleSpec, console_config, simulate_work
 from heartbeat import HeartbeatService
-from heartbeat.demo.fleet import ConsoleSpec, console_config, simulate_work
 
 
 def argv_for(
@@ -27,7 +27,7 @@ def argv_for(
     return [
         python,
         "-m",
-        "heartbeat.demo.console",
+        "consola_demo.console",
         "--api-base-url",
         api_base_url,
         "--name",
@@ -45,7 +45,7 @@ def argv_for(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one simulated console until SIGTERM/SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m heartbeat.demo.console")
+    parser = argparse.ArgumentParser(prog="python -m consola_demo.console")
     parser.add_argument("--api-base-url", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--id-file", type=Path, required=True)

@@ -1,0 +1,98 @@
+"""The small fleet families, through ``prometheus_client``: consoles per state, this process's
+own counters, and ``process_*``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from consola_wire import ALL_STATES
+from exporter.fleet.names import PREFIX
+from exporter.process_metrics import ProcessMetrics
+from exporter.storage.records import FleetRow
+
+
+class FleetSummaryCollector(Collector):
+    """Counts per state (from the same snapshot as the per-console series) and this process's
+    own counters.
+
+    ``counts`` is None when the database could not be read: the scrape still succeeds, with
+    ``heartbeat_fleet_database_up 0`` and without the per-console series.
+    """
+
+    def __init__(self, counts: Mapping[str, int] | None, metrics: ProcessMetrics) -> None:
+        self._counts = counts
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        if self._counts is not None:
+            consoles = GaugeMetricFamily(
+                PREFIX + "consoles", "Number of known consoles in each state.", labels=["state"]
+            )
+            for name in ALL_STATES:
+                consoles.add_metric([name], self._counts.get(name, 0))
+            yield consoles
+        m = self._metrics
+        requests, errors = m.snapshot()
+        yield CounterMetricFamily(
+            PREFIX + "heartbeats_received",
+            "Heartbeats accepted (answered 2xx) by this process.",
+            value=m.heartbeats,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "registrations",
+            "Registrations accepted by this process.",
+            value=m.registrations,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "marked_inactive",
+            "Consoles this process marked inactiva for silence.",
+            value=m.marked_inactive,
+        )
+        by_route = CounterMetricFamily(
+            PREFIX + "http_requests", "API requests handled by this process.", labels=["route"]
+        )
+        for route, count in sorted(requests.items()):
+            by_route.add_metric([route], count)
+        yield by_route
+        failed = CounterMetricFamily(
+            PREFIX + "http_request_errors",
+            "API requests this process answered with a 4xx or 5xx status.",
+            labels=["route", "code"],
+        )
+        for (route, code), count in sorted(errors.items()):
+            failed.add_metric([route, code], count)
+        yield failed
+        yield GaugeMetricFamily(
+            PREFIX + "database_up",
+            "1 when the database answered this process's last access, else 0.",
+            value=1.0 if m.database_up else 0.0,
+        )
+        if m.last_ingest is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "last_ingest_timestamp_seconds",
+                "Server time of the last heartbeat or registration this process accepted.",
+                value=m.last_ingest,
+            )
+
+
+def summary_registry(
+    counts: Mapping[str, int] | None, metrics: ProcessMetrics
+) -> CollectorRegistry:
+    """A private registry for one scrape: the summary collector and the process collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetSummaryCollector(counts, metrics))
+    ProcessCollector(registry=registry)
+    return registry
+
+
+def state_counts(rows: Iterable[FleetRow]) -> dict[str, int]:
+    """Consoles per state (every state present, 0 when none)."""
+    counts: Counter[str] = Counter(dict.fromkeys(ALL_STATES, 0))
+    counts.update(row[2] for row in rows)
+    return dict(counts)
