@@ -64,7 +64,7 @@ def measure(database: str, synchronous: str, batch: int, total: int, rng: random
 
 def run(mode: Mode, log: Callable[[str], None]) -> Section:
     """Run the database-layer benchmark."""
-    from tests.postgres_server import start_postgres
+    from tests.support.postgres import start_postgres
 
     section = Section(
         key="db",

@@ -29,8 +29,8 @@ import yaml
 from bench.mode import Mode
 from bench.procs import exporter
 from bench.report import Check, Section, median
-from tests.exporter_process import REPO_ROOT
-from tests.prometheus_server import ScrapeJob, run_alertmanager, run_prometheus
+from tests.support.prometheus import ScrapeJob, run_alertmanager, run_prometheus
+from tests.support.tools import REPO_ROOT
 
 INTERVAL_SECONDS = 2.0  # the consoles' heartbeat interval; threshold = 2 x interval
 SWEEP_SECONDS = 1.0

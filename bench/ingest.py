@@ -67,7 +67,7 @@ def _row(name: str, s: dict[str, Any], ceiling_rate: float, note: str = "") -> l
 
 @contextlib.contextmanager
 def _postgres_database(log: Callable[[str], None]) -> Iterator[str]:
-    from tests.postgres_server import start_postgres
+    from tests.support.postgres import start_postgres
 
     server = start_postgres()
     log(f"PostgreSQL on port {server.port}")

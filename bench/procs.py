@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from consola_demo.processes import http_ok, terminate
-from tests.exporter_process import REPO_ROOT, ExporterProcess
-from tests.tools import free_port
+from tests.support.exporters import ExporterProcess
+from tests.support.tools import REPO_ROOT, free_port
 
 LOG_DIR = Path("/tmp") / "heartbeat-bench-logs"
 

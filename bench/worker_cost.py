@@ -23,8 +23,7 @@ from bench.mode import Mode
 from bench.procs import exporter
 from bench.report import Check, Section, median, mib, ms, us
 from bench.scrape import scrape
-from tests.exporter_process import REPO_ROOT
-from tests.tools import free_port
+from tests.support.tools import REPO_ROOT, free_port
 
 #: Targets for a requests-based transport (``import requests`` alone is ~16 MiB of modules).
 RSS_TARGET = 30 * 2**20

@@ -1,0 +1,162 @@
+"""``python -m bench.checkouts OTHER``: this checkout's exporter against OTHER's, in one run.
+
+For a change that must cost nothing (a restructuring) or must win (an optimisation): both
+exporters serve copies of one database, and their trials are interleaved with the baselines'
+(the bare Starlette ceiling for ingestion, a plain prometheus_client registry for the scrape), so
+load from elsewhere on the machine hits all alike. Reports medians and p99s, and each exporter's
+fraction of its baseline. OTHER is a checkout of this project (``git worktree add`` or a clone);
+its exporter runs from its own folder with this venv's packages.
+
+``python -m bench.checkouts /tmp/before --this /tmp/after --rounds 5 --seconds 6``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.fleet import register_consoles
+from bench.procs import LOG_DIR, ceiling, plain_registry
+from bench.report import median, percentile
+from bench.scrape import scrape
+from bench.wrk_runner import run_wrk
+from tests.support.exporters import ExporterProcess
+from tests.support.tools import REPO_ROOT
+
+SCRIPT = "heartbeat.lua"
+CONNECTIONS = 64
+
+
+@contextlib.contextmanager
+def exporter_from(checkout: Path, database: str) -> Iterator[ExporterProcess]:
+    """``python -m exporter`` of ``checkout``, on ``database`` (SQLite, synchronous=FULL)."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    process = ExporterProcess(
+        database,
+        ["--log-level", "warning"],
+        env={"PYTHONPATH": str(checkout)},
+        cwd=checkout,
+        log_path=LOG_DIR / f"exporter-{checkout.name}-{time.monotonic_ns()}.log",
+    )
+    process.start(timeout=120.0)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {"median": median(values), "p99": percentile(values, 99)}
+
+
+def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Heartbeats/s per trial for each exporter and the ceiling, interleaved."""
+    base = tmp / "ingest.db"
+    register_consoles(str(base), args.consoles)
+    rates: dict[str, list[float]] = {name: [] for name in [*checkouts, "ceiling"]}
+    p99s: dict[str, list[float]] = {name: [] for name in rates}
+    with contextlib.ExitStack() as stack:
+        urls: dict[str, tuple[str, int]] = {}
+        for name, checkout in checkouts.items():
+            database = tmp / f"ingest-{name}.db"
+            shutil.copy(base, database)
+            ex = stack.enter_context(exporter_from(checkout, str(database)))
+            assert ex.process is not None
+            urls[name] = (ex.url, ex.process.pid)
+        ceiling_server = stack.enter_context(ceiling())
+        urls["ceiling"] = (ceiling_server.url, ceiling_server.pid)
+        order = list(urls)
+        for url, _pid in urls.values():  # warm-up
+            run_wrk(url, SCRIPT, seconds=2, connections=CONNECTIONS, consoles=args.consoles)
+        for round_index in range(args.rounds):
+            for name in order[round_index % len(order) :] + order[: round_index % len(order)]:
+                url, pid = urls[name]
+                result = run_wrk(
+                    url,
+                    SCRIPT,
+                    seconds=args.seconds,
+                    connections=CONNECTIONS,
+                    consoles=args.consoles,
+                    server_pid=pid,
+                )
+                rates[name].append(result.ok_rate)
+                p99s[name].append(result.p99)
+                print(f"  ingest {name}: {result.ok_rate:,.0f}/s p99 {result.p99 * 1e3:.1f} ms")
+    return {
+        name: {"rate": summary(rates[name]), "p99": summary(p99s[name]), "trials": rates[name]}
+        for name in rates
+    }
+
+
+def scrapes(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Steady fleet /metrics seconds per exporter and for the plain registry, interleaved."""
+    base = tmp / "scrape.db"
+    register_consoles(str(base), args.consoles)
+    times: dict[str, list[float]] = {name: [] for name in [*checkouts, "prometheus_client"]}
+    with contextlib.ExitStack() as stack:
+        ports: dict[str, tuple[int, str]] = {}
+        for name, checkout in checkouts.items():
+            database = tmp / f"scrape-{name}.db"
+            shutil.copy(base, database)
+            ex = stack.enter_context(exporter_from(checkout, str(database)))
+            ports[name] = (ex.port, "/metrics")
+        plain = stack.enter_context(plain_registry(args.consoles))
+        ports["prometheus_client"] = (plain.port, "/metrics")
+        for round_index in range(args.rounds):
+            for name, (port, path) in ports.items():
+                result = scrape(port, path, repeats=args.scrape_repeats, accept_gzip=False)
+                times[name].extend(result["times"])
+                print(f"  scrape {name} round {round_index}: {result['median'] * 1e3:.1f} ms")
+    return {name: {"seconds": summary(values), "trials": values} for name, values in times.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.checkouts", description=__doc__)
+    parser.add_argument("other", type=Path, help="the checkout to compare with (e.g. before)")
+    parser.add_argument(
+        "--this", type=Path, default=REPO_ROOT, help="the checkout compared (default: this one)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per wrk trial")
+    parser.add_argument("--consoles", type=int, default=100_000, help="consoles (default 100k)")
+    parser.add_argument("--scrape-repeats", type=int, default=3, help="timed scrapes per round")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    checkouts = {"other": args.other.resolve(), "this": args.this.resolve()}
+    with tempfile.TemporaryDirectory(prefix="bench-checkouts-") as folder:
+        tmp = Path(folder)
+        results = {"ingest": ingest(checkouts, args, tmp), "scrape": scrapes(checkouts, args, tmp)}
+    lines = [f"`python -m bench.checkouts {' '.join(sys.argv[1:] if argv is None else argv)}`", ""]
+    lines += ["| exporter | heartbeats/s (median) | p99 | ÷ ceiling | /metrics (median) | "
+              "p99 | prometheus_client ÷ exporter |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    ceiling_rate = results["ingest"]["ceiling"]["rate"]["median"]
+    plain_seconds = results["scrape"]["prometheus_client"]["seconds"]["median"]
+    for name, checkout in checkouts.items():
+        i, s = results["ingest"][name], results["scrape"][name]["seconds"]
+        rate = i["rate"]["median"]
+        lines.append(
+            f"| {name} ({checkout}) | {rate:,.0f} | {i['p99']['median'] * 1e3:.1f} ms"
+            f" | {rate / ceiling_rate:.3f} | {s['median'] * 1e3:.1f} ms"
+            f" | {s['p99'] * 1e3:.1f} ms | {plain_seconds / s['median']:.1f}× |"
+        )
+    lines.append(
+        f"| ceiling / prometheus_client | {ceiling_rate:,.0f} | "
+        f"{results['ingest']['ceiling']['p99']['median'] * 1e3:.1f} ms | 1 | "
+        f"{plain_seconds * 1e3:.1f} ms | – | 1× |"
+    )
+    print("\n".join(lines))
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

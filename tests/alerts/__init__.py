@@ -1,0 +1,1 @@
+"""The shipped alert rules, with promtool and a real Prometheus and Alertmanager."""

@@ -1,0 +1,1 @@
+"""`heartbeat demo` run for real."""

@@ -1,0 +1,1 @@
+"""Faults: dead APIs, lost databases, killed and frozen exporters."""

@@ -1,0 +1,1 @@
+"""Fuzzing and bad input against the API and the configuration."""

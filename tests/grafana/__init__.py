@@ -1,0 +1,1 @@
+"""The dashboards: conventions, generation, and every query against a real Prometheus."""

@@ -1,0 +1,1 @@
+"""Tests of the worker library, its agent and `heartbeat status`."""

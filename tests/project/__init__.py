@@ -1,0 +1,1 @@
+"""The project as a whole: packaging, import graph, docs tables, deploy examples, bench report."""

@@ -1,0 +1,1 @@
+"""Tests of tokens, secrets, TLS and what a client may do."""
