@@ -49,7 +49,7 @@ def find_binary(candidates: Sequence[str]) -> str | None:
 
 def alerts_dir() -> Path | None:
     """The repository's ``alerts/`` folder (the demo runs from a clone), or None."""
-    path = Path(__file__).resolve().parent.parent.parent / "alerts"
+    path = Path(__file__).resolve().parent.parent / "alerts"
     return path if path.is_dir() else None
 
 
