@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 _default: HeartbeatService | None = None
-_default_lock = threading.Lock()
+#: Re-entrant: a signal handler may call these functions while the main thread holds it.
+_default_lock = threading.RLock()
 
 
 def servicio() -> HeartbeatService:
@@ -65,8 +66,13 @@ def iniciar(config: HeartbeatConfig | None = None) -> HeartbeatService:
 
 
 def detener() -> None:
-    """Stop the default service, sending a last heartbeat with ``estado: "inactiva"``."""
-    servicio().detener()
+    """Stop the default service, sending a last heartbeat with ``estado: "inactiva"``.
+
+    Takes no lock of this module, so a worker's own SIGTERM handler may call it.
+    """
+    service = _default
+    if service is not None:
+        service.detener()
 
 
 def cambiar_estado(

@@ -95,23 +95,27 @@ def main_agent(argv: Sequence[str] | None = None) -> int:
         agent=True,
     ).parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(message)s", stream=sys.stderr)
-    try:
-        service = HeartbeatService(_config(args), control=True)
-        service.iniciar()
-    except ConfigError as exc:
-        print(f"heartbeat agent: configuration error: {exc}", file=sys.stderr)
-        return 2
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
+    # Installed before iniciar(): a signal during start-up is ours too, and the library, finding
+    # a handler in place, leaves SIGTERM to the agent (which says goodbye and exits 0).
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while not stop.wait(1.0):
-            pass
+        try:
+            service = HeartbeatService(_config(args), control=True)
+            service.iniciar()
+        except ConfigError as exc:
+            print(f"heartbeat agent: configuration error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            service.detener()
     finally:
-        service.detener()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0

@@ -33,6 +33,7 @@ DEFAULT_STOP_TIMEOUT_SECONDS = 3.0
 DEFAULT_SETTLE_SECONDS = 0.15
 DEFAULT_JITTER_RATIO = 0.1
 DEFAULT_COMPRESSION = "auto"
+DEFAULT_HANDLE_SIGNALS = True
 #: Name of the secret file kept beside the default ``.console-id``.
 DEFAULT_CONSOLE_SECRET_NAME = ".console-secret"
 COMPRESSION_MODES = ("auto", "on", "off")
@@ -41,6 +42,9 @@ MAX_TOKEN_CHARS = 4096
 _MIN_INTERVAL_MINUTES = protocol.MIN_INTERVAL_SECONDS / 60
 _MAX_INTERVAL_MINUTES = protocol.MAX_INTERVAL_SECONDS / 60
 _OFF_VALUES = {"0", "off", "false", "no", "disabled", "none"}
+#: Boolean variables: on/off, like the exporter's flags (true/false, yes/no, 1/0 also accepted).
+_BOOL_ON = {"1", "on", "true", "yes"}
+_BOOL_OFF = {"0", "off", "false", "no"}
 
 #: Every variable :meth:`HeartbeatConfig.from_env` reads.
 ENV_VARIABLES: tuple[str, ...] = (
@@ -59,6 +63,7 @@ ENV_VARIABLES: tuple[str, ...] = (
     "CONSOLE_SECRET_FILE",
     "HEARTBEAT_CA_BUNDLE",
     "HEARTBEAT_COMPRESSION",
+    "HEARTBEAT_HANDLE_SIGNALS",
 )
 
 #: Shown instead of a secret's value in error messages (a secret is never printed).
@@ -105,6 +110,9 @@ class HeartbeatConfig:
     ca_bundle: Path | None = None
     #: ``HEARTBEAT_COMPRESSION``: ``auto`` (gzip once the server accepts it), ``on`` or ``off``.
     compression: str = DEFAULT_COMPRESSION
+    #: ``HEARTBEAT_HANDLE_SIGNALS``: on SIGTERM (when the worker has no handler of its own),
+    #: send the ``inactiva`` goodbye, then end the process as SIGTERM would have.
+    handle_signals: bool = DEFAULT_HANDLE_SIGNALS
 
     def __post_init__(self) -> None:
         if self.api_base_url is not None:
@@ -150,6 +158,8 @@ class HeartbeatConfig:
                 self.compression,
                 f"must be one of {', '.join(COMPRESSION_MODES)}",
             )
+        if not isinstance(self.handle_signals, bool):
+            raise ConfigError("HEARTBEAT_HANDLE_SIGNALS", self.handle_signals, "must be on or off")
 
     @property
     def interval_seconds(self) -> float:
@@ -187,14 +197,24 @@ class HeartbeatConfig:
         """
         values = _merged(os.environ if environ is None else environ, dotenv_path, use_dotenv)
         kwargs: dict[str, object] = {}
-        if (url := values.get("API_BASE_URL")) is not None:
-            kwargs["api_base_url"] = url
-        if (console_id := values.get("CONSOLE_ID")) is not None:
-            kwargs["console_id"] = console_id
-        if (name := values.get("CONSOLE_NAME")) is not None:
-            kwargs["console_name"] = name
-        if (id_file := values.get("CONSOLE_ID_FILE")) is not None:
-            kwargs["console_id_file"] = Path(id_file)
+        texts = {
+            "API_BASE_URL": "api_base_url",
+            "CONSOLE_ID": "console_id",
+            "CONSOLE_NAME": "console_name",
+            "HEARTBEAT_METRICS_ADDR": "metrics_addr",
+            "HEARTBEAT_API_TOKEN": "api_token",
+        }
+        for variable, attribute in texts.items():
+            if (raw := values.get(variable)) is not None:
+                kwargs[attribute] = raw
+        paths = {
+            "CONSOLE_ID_FILE": "console_id_file",
+            "CONSOLE_SECRET_FILE": "console_secret_file",
+            "HEARTBEAT_CA_BUNDLE": "ca_bundle",
+        }
+        for variable, attribute in paths.items():
+            if (raw := values.get(variable)) is not None:
+                kwargs[attribute] = Path(raw)
         floats = {
             "HEARTBEAT_INTERVAL_MINUTES": "interval_minutes",
             "HEARTBEAT_TIMEOUT_SECONDS": "timeout_seconds",
@@ -207,16 +227,10 @@ class HeartbeatConfig:
                 kwargs[attribute] = _float(variable, raw)
         if (port := values.get("HEARTBEAT_METRICS_PORT")) is not None:
             kwargs["metrics_port"] = _port_value("HEARTBEAT_METRICS_PORT", port)
-        if (addr := values.get("HEARTBEAT_METRICS_ADDR")) is not None:
-            kwargs["metrics_addr"] = addr
-        if (token := values.get("HEARTBEAT_API_TOKEN")) is not None:
-            kwargs["api_token"] = token
-        if (secret_file := values.get("CONSOLE_SECRET_FILE")) is not None:
-            kwargs["console_secret_file"] = Path(secret_file)
-        if (ca_bundle := values.get("HEARTBEAT_CA_BUNDLE")) is not None:
-            kwargs["ca_bundle"] = Path(ca_bundle)
         if (compression := values.get("HEARTBEAT_COMPRESSION")) is not None:
             kwargs["compression"] = compression.lower()
+        if (handle_signals := values.get("HEARTBEAT_HANDLE_SIGNALS")) is not None:
+            kwargs["handle_signals"] = _bool("HEARTBEAT_HANDLE_SIGNALS", handle_signals)
         return cls(**kwargs)  # type: ignore[arg-type]
 
 
@@ -251,6 +265,15 @@ def _float(variable: str, raw: str) -> float:
     if not math.isfinite(value):
         raise ConfigError(variable, raw, "must be a finite number")
     return value
+
+
+def _bool(variable: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _BOOL_ON:
+        return True
+    if lowered in _BOOL_OFF:
+        return False
+    raise ConfigError(variable, raw, "must be on or off (also true/false, yes/no, 1/0)")
 
 
 def _in_range(variable: str, value: float, low: float, high: float) -> None:

@@ -60,6 +60,11 @@ def stopped() -> None:
     logger.info("🛑 Servicio de heartbeat detenido")
 
 
+def sigterm_goodbye() -> None:
+    """The SIGTERM handler sent the goodbye; the process now ends as SIGTERM ends it."""
+    logger.info("🛑 SIGTERM: servicio de heartbeat detenido; el proceso termina")
+
+
 def secret_refused(can_enroll: bool) -> None:
     """The API refused this console's secret (rotated elsewhere, or its database was reset)."""
     if can_enroll:

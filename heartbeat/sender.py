@@ -24,9 +24,12 @@ from consola_wire import STATE_INACTIVA, protocol
 from heartbeat import logs, secret_store
 from heartbeat.config import HeartbeatConfig
 from heartbeat.payloads import heartbeat_body, registration_body
-from heartbeat.state import ConsoleState, Telemetry
+from heartbeat.state import ConsoleState, StateSnapshot, Telemetry
 from heartbeat.system import SystemSampler
 from heartbeat.transport import ApiClient, Outcome
+
+#: How long the goodbye waits for the state's lock before using the last state it sent.
+GOODBYE_STATE_WAIT_SECONDS = 0.1
 
 
 class Sender(threading.Thread):
@@ -67,6 +70,7 @@ class Sender(threading.Thread):
         self._stopping = False
         self._registered = False
         self._ever_registered = False
+        self._last_sent: StateSnapshot | None = None
 
     # -- called from other threads: no I/O, just a flag and a notify --------------------------
 
@@ -163,7 +167,7 @@ class Sender(threading.Thread):
         return float(min(cap, base * self._rng.uniform(0.8, 1.2)))
 
     def _register(self) -> bool:
-        snapshot = self._state.snapshot()
+        snapshot = self._last_sent = self._state.snapshot()
         body = registration_body(
             console_id=self._console_id,
             nombre=self._config.console_name,
@@ -195,7 +199,7 @@ class Sender(threading.Thread):
         return True
 
     def _heartbeat(self) -> Outcome:
-        snapshot = self._state.snapshot()
+        snapshot = self._last_sent = self._state.snapshot()
         body = heartbeat_body(
             snapshot,
             self._sampler.get().sistema(),
@@ -210,7 +214,12 @@ class Sender(threading.Thread):
         return outcome
 
     def _goodbye(self) -> None:
-        snapshot = dataclasses.replace(self._state.snapshot(), video_en_proceso=None)
+        # The main thread may hold the state's lock while the SIGTERM handler, run on it, waits
+        # for this goodbye: after a short wait, the state last sent stands in.
+        current = self._state.try_snapshot(GOODBYE_STATE_WAIT_SECONDS) or self._last_sent
+        if current is None:
+            return
+        snapshot = dataclasses.replace(current, video_en_proceso=None)
         body = heartbeat_body(
             snapshot,
             self._sampler.get().sistema(),

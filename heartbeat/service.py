@@ -11,10 +11,11 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from consola_wire import REPORTABLE_STATES, STATE_INACTIVA, EstadoConsola, protocol
-from heartbeat import logs
+from heartbeat import logs, sigterm
 from heartbeat.config import HeartbeatConfig
 from heartbeat.error_report import ErrorReport
 from heartbeat.http_server import ConsoleHttpServer, ControlHandler
@@ -44,6 +45,33 @@ def parse_estado(estado: EstadoConsola | str) -> str:
     return value
 
 
+class _Stop:
+    """One stop in progress: the goodbye handed to the sender thread, awaited up to a deadline."""
+
+    def __init__(
+        self, sender: Sender | None, http: ConsoleHttpServer | None, timeout: float
+    ) -> None:
+        self.sender = sender
+        self.http = http
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self._warned = False
+        if sender is not None:
+            sender.request_stop()
+
+    def wait(self) -> None:
+        """Wait for the goodbye until the deadline (however many callers wait)."""
+        sender = self.sender
+        if sender is None:
+            return
+        sender.join(timeout=max(0.0, self.deadline - time.monotonic()))
+        if sender.is_alive() and not self._warned:
+            self._warned = True
+            logs.logger.warning(
+                "⚠️  El último heartbeat (inactiva) no terminó en %gs; se abandona", self.timeout
+            )
+
+
 class HeartbeatService:
     """One console. ``config=None`` reads the environment (and ``.env``) at :meth:`iniciar`."""
 
@@ -66,6 +94,7 @@ class HeartbeatService:
         self._sender: Sender | None = None
         self._http: ConsoleHttpServer | None = None
         self._running = False
+        self._stop: _Stop | None = None
 
     # -- configuration and identity -------------------------------------------------------------
 
@@ -119,27 +148,45 @@ class HeartbeatService:
                 logs.disabled()
             self._running = True
             atexit.register(self.detener)
+            if self._sender is not None and config.handle_signals:
+                sigterm.install(self, self._begin_stop_on_sigterm)  # main thread, SIG_DFL only
 
     def detener(self) -> None:
-        """Send a last heartbeat with ``estado: "inactiva"`` (bounded wait) and stop. Idempotent."""
+        """Send a last heartbeat with ``estado: "inactiva"`` (bounded wait) and stop. Idempotent.
+
+        Safe to call from a signal handler: a stop already in progress (the one the handler
+        interrupted) is awaited, not started again.
+        """
+        stop = self._begin_stop()
+        if stop is None:
+            return
+        stop.wait()
         with self._lock:
+            if self._stop is not stop:
+                return  # another caller finishes it
+            self._stop = None
+        if stop.http is not None:
+            stop.http.stop()
+        sigterm.uninstall(self)
+        logs.stopped()
+
+    def _begin_stop(self) -> _Stop | None:
+        """Hand the goodbye to the sender thread (no waiting); ``None`` when already stopped."""
+        with self._lock:
+            if self._stop is not None:
+                return self._stop
             if not self._running:
-                return
+                return None
             self._running = False
             atexit.unregister(self.detener)
             sender, self._sender = self._sender, None
             http, self._http = self._http, None
-        if sender is not None:
-            sender.request_stop()
-            sender.join(timeout=self.config.stop_timeout_seconds)
-            if sender.is_alive():
-                logs.logger.warning(
-                    "⚠️  El último heartbeat (inactiva) no terminó en %gs; se abandona",
-                    self.config.stop_timeout_seconds,
-                )
-        if http is not None:
-            http.stop()
-        logs.stopped()
+            self._stop = _Stop(sender, http, self.config.stop_timeout_seconds)
+            return self._stop
+
+    def _begin_stop_on_sigterm(self) -> Callable[[], None] | None:
+        stop = self._begin_stop()
+        return stop.wait if stop is not None else None
 
     def _start_http(self, config: HeartbeatConfig, console_id: str) -> None:
         if config.metrics_port is None:

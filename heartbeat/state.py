@@ -76,17 +76,30 @@ class ConsoleState:
     def snapshot(self) -> StateSnapshot:
         """A consistent copy."""
         with self._lock:
-            return StateSnapshot(
-                estado=self._estado,
-                video_en_proceso=self._video,
-                ultimo_error=self._error,
-                version=self._version,
-                changed_at=self._changed_at,
-                videos_started=self._started,
-                videos_finished=self._finished,
-                videos_failed=self._failed,
-                current_video_start=self._video_start,
-            )
+            return self._copy()
+
+    def try_snapshot(self, timeout: float) -> StateSnapshot | None:
+        """A consistent copy, or ``None`` if the lock stays taken for ``timeout`` seconds (the
+        SIGTERM handler may have interrupted the main thread while it held it)."""
+        if not self._lock.acquire(timeout=timeout):
+            return None
+        try:
+            return self._copy()
+        finally:
+            self._lock.release()
+
+    def _copy(self) -> StateSnapshot:
+        return StateSnapshot(
+            estado=self._estado,
+            video_en_proceso=self._video,
+            ultimo_error=self._error,
+            version=self._version,
+            changed_at=self._changed_at,
+            videos_started=self._started,
+            videos_finished=self._finished,
+            videos_failed=self._failed,
+            current_video_start=self._video_start,
+        )
 
     @property
     def version(self) -> int:
