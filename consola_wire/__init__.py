@@ -7,6 +7,7 @@ and the validation of incoming payloads. ``heartbeat`` builds payloads that pass
 
 from __future__ import annotations
 
+from consola_wire.maintenance import Maintenance, parse_maintenance
 from consola_wire.states import (
     ALL_STATES,
     REPORTABLE_STATES,
@@ -29,10 +30,12 @@ __all__ = [
     "STATE_INACTIVA",
     "EstadoConsola",
     "Heartbeat",
+    "Maintenance",
     "Registration",
     "WireError",
     "decode_json",
     "parse_heartbeat",
+    "parse_maintenance",
     "parse_registration",
     "validate_console_id",
 ]

@@ -25,6 +25,19 @@ KEY_INTERVALO_SEGUNDOS: Final = "intervaloSegundos"
 #: it requires tokens; heartbeats send it back as ``Authorization: Bearer <secreto>``.
 KEY_SECRETO: Final = "secreto"
 
+#: Maintenance of one console (``POST`` starts or extends it, ``DELETE`` ends it): the body takes
+#: ``minutos`` or ``hasta`` (ISO-8601), and an optional ``motivo``. The console JSON carries
+#: ``mantenimientoHasta`` and ``mantenimientoMotivo`` (null when there is none).
+MAINTENANCE_PATH_TEMPLATE: Final = "/consolas/{console_id}/mantenimiento"
+KEY_MINUTOS: Final = "minutos"
+KEY_HASTA: Final = "hasta"
+KEY_MOTIVO: Final = "motivo"
+KEY_MANTENIMIENTO_HASTA: Final = "mantenimientoHasta"
+KEY_MANTENIMIENTO_MOTIVO: Final = "mantenimientoMotivo"
+MAX_MOTIVO_CHARS: Final = 500
+#: The longest maintenance one request may set: a year.
+MAX_MAINTENANCE_SECONDS: Final = 366 * 24 * 3600.0
+
 #: Request body encoding the exporter accepts besides identity (``Content-Encoding: gzip``); it
 #: says so with an ``Accept-Encoding: gzip`` header on its answers to consoles (RFC 7694).
 GZIP_ENCODING: Final = "gzip"
@@ -47,3 +60,8 @@ MAX_INTERVAL_SECONDS: Final = 24 * 3600.0
 def heartbeat_path(console_id: str) -> str:
     """Path of the heartbeat endpoint for one console, below ``API_BASE_URL``."""
     return HEARTBEAT_PATH_TEMPLATE.format(console_id=console_id)
+
+
+def maintenance_path(console_id: str) -> str:
+    """Path of the maintenance endpoint for one console, below ``API_BASE_URL``."""
+    return MAINTENANCE_PATH_TEMPLATE.format(console_id=console_id)

@@ -71,27 +71,27 @@ def validate_console_id(value: object, field: str = p.KEY_ID) -> str:
 
 def parse_registration(body: object) -> Registration:
     """Validate a registration body (already decoded from JSON)."""
-    obj = _require_object(body, "body")
+    obj = require_object(body, "body")
     return Registration(
         console_id=validate_console_id(obj.get(p.KEY_ID), p.KEY_ID),
         nombre=_required_text(obj, p.KEY_NOMBRE, p.MAX_NOMBRE_CHARS),
         estado=_state(obj, REPORTABLE_STATES),
         sistema=_sistema(obj.get(p.KEY_SISTEMA)),
-        ultima_actividad=_timestamp(obj.get(p.KEY_ULTIMA_ACTIVIDAD), p.KEY_ULTIMA_ACTIVIDAD),
+        ultima_actividad=timestamp(obj.get(p.KEY_ULTIMA_ACTIVIDAD), p.KEY_ULTIMA_ACTIVIDAD),
         interval_seconds=_interval(obj.get(p.KEY_INTERVALO_SEGUNDOS)),
     )
 
 
 def parse_heartbeat(body: object) -> Heartbeat:
     """Validate a heartbeat body (already decoded from JSON)."""
-    obj = _require_object(body, "body")
+    obj = require_object(body, "body")
     video = obj.get(p.KEY_VIDEO_EN_PROCESO)
     if video is not None:
         video = _text(video, p.KEY_VIDEO_EN_PROCESO, p.MAX_VIDEO_CHARS)
     return Heartbeat(
         estado=_state(obj, ALL_STATES),
         sistema=_sistema(obj.get(p.KEY_SISTEMA)),
-        ultima_actividad=_timestamp(obj.get(p.KEY_ULTIMA_ACTIVIDAD), p.KEY_ULTIMA_ACTIVIDAD),
+        ultima_actividad=timestamp(obj.get(p.KEY_ULTIMA_ACTIVIDAD), p.KEY_ULTIMA_ACTIVIDAD),
         ultimo_error=_error(obj.get(p.KEY_ULTIMO_ERROR)),
         video_en_proceso=video,
         interval_seconds=_interval(obj.get(p.KEY_INTERVALO_SEGUNDOS)),
@@ -116,7 +116,8 @@ def _reject_constant(name: str) -> object:
     raise WireError("body", f"{name} is not allowed in JSON")
 
 
-def _require_object(value: object, field: str) -> JSONObject:
+def require_object(value: object, field: str) -> JSONObject:
+    """``value`` if it is a JSON object, else an error naming ``field``."""
     if not isinstance(value, dict):
         raise WireError(field, "must be a JSON object")
     return value
@@ -137,6 +138,11 @@ def _required_text(obj: JSONObject, field: str, max_chars: int) -> str:
     if not text.strip():
         raise WireError(field, "must not be empty")
     return text
+
+
+def optional_text(value: object, field: str, max_chars: int) -> str | None:
+    """``None`` for a missing or null value, else the string (bounded, storable) or an error."""
+    return None if value is None else _text(value, field, max_chars)
 
 
 def _text(value: object, field: str, max_chars: int) -> str:
@@ -175,7 +181,7 @@ def _check_json_value(value: object, field: str) -> None:
 def _sistema(value: object) -> JSONObject | None:
     if value is None:
         return None
-    sistema = _require_object(value, p.KEY_SISTEMA)
+    sistema = require_object(value, p.KEY_SISTEMA)
     if len(sistema) > p.MAX_SISTEMA_KEYS:
         raise WireError(p.KEY_SISTEMA, f"has more than {p.MAX_SISTEMA_KEYS} keys")
     for key in p.SISTEMA_STRING_KEYS:
@@ -192,7 +198,8 @@ def _sistema(value: object) -> JSONObject | None:
     return sistema
 
 
-def _timestamp(value: object, field: str) -> datetime | None:
+def timestamp(value: object, field: str) -> datetime | None:
+    """An ISO-8601 string as an aware UTC datetime (None for null), else an error."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 64:

@@ -42,6 +42,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _seconds_or_off(text: str) -> float | None:
+    if text.strip().lower() == "off":
+        return None
+    return _seconds(text)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -105,6 +111,14 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
         _seconds,
         c.DEFAULT_HISTORY_RETENTION_SECONDS,
         "seconds of state-change history to keep",
+    ),
+    (
+        "--retire-after",
+        "RETIRE_AFTER",
+        _seconds_or_off,
+        None,
+        "seconds a console may stay inactiva (after a goodbye or for silence) before the sweeper "
+        "retires it, as DELETE /api/consolas/{id} would; off: never",
     ),
     (
         "--request-timeout",

@@ -28,6 +28,8 @@ class ExporterConfig:
     inactive_after: float = DEFAULT_INACTIVE_AFTER_SECONDS
     sweep_interval: float = DEFAULT_SWEEP_INTERVAL_SECONDS
     history_retention: float = DEFAULT_HISTORY_RETENTION_SECONDS
+    #: Retire consoles ``inactiva`` for longer than this many seconds; None: never.
+    retire_after: float | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     max_batch: int = DEFAULT_MAX_BATCH
     sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from exporter.clock_watch import KINDS
+
 #: Route labels of ``heartbeat_fleet_http_requests_total``, initialised at 0.
 ROUTES = (
     "registrar",
@@ -14,6 +16,7 @@ ROUTES = (
     "inactivas",
     "estadisticas",
     "historial",
+    "mantenimiento",
     "eliminar",
     "metrics",
     "healthz",
@@ -32,9 +35,11 @@ class ProcessMetrics:
         self.heartbeats = 0
         self.registrations = 0
         self.marked_inactive = 0
+        self.retired_consoles = 0
         self.last_ingest: float | None = None
         self.requests: Counter[str] = Counter(dict.fromkeys(ROUTES, 0))
         self.errors: Counter[tuple[str, str]] = Counter()
+        self.clock_anomalies: Counter[str] = Counter(dict.fromkeys(KINDS, 0))
         self.database_up = True
         self.database_reason = ""
 
@@ -58,6 +63,21 @@ class ProcessMetrics:
         """Count consoles this process marked inactiva."""
         with self._lock:
             self.marked_inactive += marked
+
+    def retired(self, count: int) -> None:
+        """Count consoles this process retired (``--retire-after``)."""
+        with self._lock:
+            self.retired_consoles += count
+
+    def clock_anomaly(self, kind: str) -> None:
+        """Count one wall-clock step or stall the sweeper noticed."""
+        with self._lock:
+            self.clock_anomalies[kind] += 1
+
+    def anomalies(self) -> dict[str, int]:
+        """A copy of the clock-anomaly counters, by kind."""
+        with self._lock:
+            return dict(self.clock_anomalies)
 
     def database(self, up: bool, reason: str = "") -> None:
         """Record the outcome of the latest database access."""

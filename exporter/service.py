@@ -11,7 +11,8 @@ from typing import TypeVar
 import anyio.to_thread
 
 from consola_wire import Heartbeat, Registration
-from exporter.clock import Clock, system_clock
+from exporter.clock import Clock, Monotonic, system_clock, system_monotonic
+from exporter.clock_watch import TICK_SECONDS, ClockAnomaly, ClockWatch
 from exporter.config import ExporterConfig
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage import Storage, StorageUnavailableError, open_storage
@@ -19,6 +20,7 @@ from exporter.storage.records import (
     DeleteOp,
     FoundResult,
     HeartbeatOp,
+    MaintenanceOp,
     PruneOp,
     RegisterOp,
     RegisterResult,
@@ -32,16 +34,27 @@ T = TypeVar("T")
 
 
 class ExporterService:
-    """One running exporter: ``start()`` before serving, ``stop()`` after (commits the queue)."""
+    """One running exporter: ``start()`` before serving, ``stop()`` after (commits the queue).
+
+    ``monotonic`` lets :class:`ClockWatch` see wall-clock steps and stalls. It defaults to the
+    system's monotonic clock with the system wall clock, and to none (no detection) with an
+    injected ``clock``: a test clock that jumps forward would otherwise look like a step.
+    """
 
     def __init__(
         self,
         config: ExporterConfig,
         clock: Clock = system_clock,
         storage: Storage | None = None,
+        monotonic: Monotonic | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
+        if monotonic is None and clock is system_clock:
+            monotonic = system_monotonic
+        self.watch = ClockWatch(clock, monotonic, tick=min(config.sweep_interval, TICK_SECONDS))
+        #: Until then (wall time), stored times may be ahead of the clock: it stepped back.
+        self._stale_until: float | None = None
         self.storage = storage or open_storage(config.database, config.sqlite_synchronous)
         self.metrics = ProcessMetrics()
         self.writer = GroupCommitWriter(
@@ -49,23 +62,29 @@ class ExporterService:
         )
         self.started_at = clock()
         self._sweeper: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         #: Completed sweeps (tests wait on it instead of sleeping).
         self.sweeps = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the writer thread and the sweeper task (call inside the event loop)."""
+        """Start the writer thread, the sweeper and clock-watch tasks (inside the event loop)."""
         self.started_at = self.clock()
+        self.watch.reset()
         self.writer.start()
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep_forever())
+        if self.watch.enabled:
+            self._watcher = loop.create_task(self._watch_forever())
 
     async def stop(self) -> None:
         """Stop sweeping, commit every queued write, close the database."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await anyio.to_thread.run_sync(self.writer.stop)
         self.storage.close()
 
@@ -92,6 +111,14 @@ class ExporterService:
             self.metrics.ingested(registration=False, now=now)
         return result.found
 
+    async def maintenance(self, console_id: str, until: float | None, reason: str | None) -> bool:
+        """Start or move (``until`` set) or end (None) a console's maintenance; False when the
+        console is unknown."""
+        op = MaintenanceOp(console_id, self.clock(), until, reason)
+        result = await self.writer.submit(op, self.config.request_timeout)
+        assert isinstance(result, FoundResult)
+        return result.found
+
     async def delete(self, console_id: str) -> bool:
         """Retire a console and its history; False when it was unknown."""
         result = await self.writer.submit(DeleteOp(console_id), self.config.request_timeout)
@@ -106,14 +133,44 @@ class ExporterService:
             log.info("database reachable again: silent consoles get a new grace period")
         self.metrics.database(up, reason)
 
+    def check_clock(self) -> float:
+        """Look at the clocks (:class:`ClockWatch`); after a wall-clock step or a stall every
+        console gets a new grace period, as after a restart. Returns the wall time."""
+        now, anomaly = self.watch.look()
+        if anomaly is not None:
+            self._clock_anomaly(now, anomaly)
+        return now
+
+    def _clock_anomaly(self, now: float, anomaly: ClockAnomaly) -> None:
+        self.started_at = now
+        if anomaly.kind == "step" and anomaly.seconds < 0:  # stored times are ahead of now
+            self._stale_until = max(self._stale_until or now, now - anomaly.seconds)
+        self.metrics.clock_anomaly(anomaly.kind)
+        log.warning(
+            "%s; every console gets a new grace period of its silence threshold"
+            " (%g s unless it reports its interval)",
+            anomaly.describe(),
+            self.config.inactive_after,
+        )
+
+    def _stale_after(self, now: float) -> float | None:
+        """For :class:`SweepOp`: after a backward step, last_seen beyond this is from before it."""
+        if self._stale_until is None or now >= self._stale_until:
+            self._stale_until = None
+            return None
+        return now + self.watch.step_after
+
     async def sweep(self) -> tuple[str, ...]:
         """Mark silent consoles ``inactiva`` now and prune old history; the ids marked."""
         if not self.metrics.database_up:
             await self.read(self.storage.ping)  # back? then the grace restarts before sweeping
-        now = self.clock()
+        now = self.check_clock()  # a step or a stall restarts the grace before sweeping
         timeout = self.config.request_timeout
+        retire_after = self.config.retire_after
+        retire_before = None if retire_after is None else now - retire_after
+        op = SweepOp(now, self.started_at, self._stale_after(now), retire_before)
         try:
-            result = await self.writer.submit(SweepOp(now, self.started_at), timeout)
+            result = await self.writer.submit(op, timeout)
         except StorageUnavailableError as exc:
             self._database_health(False, str(exc))
             raise
@@ -123,7 +180,20 @@ class ExporterService:
         if result.marked:
             self.metrics.swept(len(result.marked))
             log.info("marked %d silent console(s) inactiva", len(result.marked))
+        if result.maintenance_ended:
+            log.info("maintenance ended for %s", ", ".join(result.maintenance_ended))
+        if result.retired:
+            self.metrics.retired(len(result.retired))
+            log.info(
+                "retired %d console(s) inactiva for over %g s: %s",
+                len(result.retired), retire_after, ", ".join(result.retired),
+            )  # fmt: skip
         return result.marked
+
+    async def _watch_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch.tick)
+            self.check_clock()
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the external programs the tests (or benchmarks) run for real, when they are missing:
-# Prometheus + promtool, Alertmanager + amtool, PostgreSQL server binaries, Chromium + ChromeDriver
-# (tests); wrk and the Pushgateway (benchmarks). Debian packages, installed with apt-get.
+# Prometheus + promtool, Alertmanager + amtool, PostgreSQL server binaries, Chromium + ChromeDriver,
+# libfaketime (tests); wrk and the Pushgateway (benchmarks). Debian packages, installed with apt-get.
 set -euo pipefail
 what=${1:-test}
 
@@ -11,6 +11,7 @@ need() {  # need PACKAGE CHECK-COMMAND...
   "$@" >/dev/null 2>&1 || missing+=("$pkg")
 }
 pg_server() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
+faketime_library() { compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null; }
 
 case "$what" in
   test)
@@ -22,6 +23,8 @@ case "$what" in
     need chromium command -v chromium
     need chromium-driver command -v chromedriver
     need fonts-liberation test -d /usr/share/fonts/truetype/liberation
+    need faketime command -v faketime
+    need libfaketime faketime_library
     ;;
   bench)
     need wrk command -v wrk

@@ -58,6 +58,11 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
         "1 when the console's current inactiva state came from its own goodbye, else 0.",
     ),
     (
+        "console_maintenance_until_timestamp_seconds",
+        "gauge",
+        "End of the console's maintenance window, Unix seconds; present only while it lasts.",
+    ),
+    (
         "console_video_info",
         "gauge",
         "The video the console is processing, present only while it is ocupada.",
@@ -135,6 +140,15 @@ def _stopped(row: FleetRow, video_info: bool) -> str:
     return f'{PREFIX}console_stopped_cleanly{{console_id="{row[0]}"}} {value}\n'
 
 
+def _maintenance(row: FleetRow, video_info: bool) -> str:
+    if row[13] is None:
+        return ""
+    return (
+        f'{PREFIX}console_maintenance_until_timestamp_seconds{{console_id="{row[0]}"}} '
+        f"{float(row[13])!r}\n"
+    )
+
+
 def _video(row: FleetRow, video_info: bool) -> str:
     if not (video_info and row[8] and row[2] == "ocupada"):
         return ""
@@ -152,6 +166,7 @@ LINES = (
     (_state_since, itemgetter(5)),
     (_client, itemgetter(6)),
     (_stopped, itemgetter(7)),
+    (_maintenance, itemgetter(13)),
     (_video, itemgetter(2, 8)),
 )
 
@@ -167,6 +182,7 @@ def render_console(row: FleetRow, video_info: bool) -> tuple[bytes, ...]:
         _state_since(row, v).encode(),
         _client(row, v).encode(),
         _stopped(row, v).encode(),
+        _maintenance(row, v).encode(),
         _video(row, v).encode(),
     )
 

@@ -61,6 +61,11 @@ class ConsoleFamiliesCollector(Collector):
             "1 when the console's current inactiva state came from its own goodbye, else 0.",
             labels=["console_id"],
         )
+        maintenance = GaugeMetricFamily(
+            PREFIX + "console_maintenance_until_timestamp_seconds",
+            "End of the console's maintenance window, Unix seconds; present only while it lasts.",
+            labels=["console_id"],
+        )
         video = InfoMetricFamily(
             PREFIX + "console_video",
             "The video the console is processing, present only while it is ocupada.",
@@ -68,7 +73,7 @@ class ConsoleFamiliesCollector(Collector):
         )
         for row in rows:
             (cid, nombre, estado, seen, threshold, state_since, actividad, clean, video_name,
-             hostname, platform, arch, version) = row  # fmt: skip
+             hostname, platform, arch, version, maintenance_until) = row  # fmt: skip
             last_seen.add_metric([cid], seen)
             inactive_after.add_metric([cid], threshold)
             for name in ALL_STATES:
@@ -87,8 +92,10 @@ class ConsoleFamiliesCollector(Collector):
             if actividad is not None:
                 client.add_metric([cid], actividad)
             stopped.add_metric([cid], 1.0 if clean else 0.0)
+            if maintenance_until is not None:
+                maintenance.add_metric([cid], maintenance_until)
             if self._video_info and estado == "ocupada" and video_name:
                 video.add_metric([cid], {"video": video_name})
-        yield from (last_seen, inactive_after, state, info, since, client, stopped)
+        yield from (last_seen, inactive_after, state, info, since, client, stopped, maintenance)
         if self._video_info:
             yield video

@@ -56,6 +56,7 @@ class FleetRenderer:
         """``request_timeout`` bounds the wait for another scrape's refresh and, with
         :data:`CLOCK_SKEW_SECONDS`, makes the re-read margin unless ``margin`` is given."""
         self.video_info = video_info
+        self._clock = clock
         if margin is None:
             margin = request_timeout + CLOCK_SKEW_SECONDS
         self._snapshot = FleetSnapshot(clock, margin)
@@ -95,7 +96,8 @@ class FleetRenderer:
 
         ``view`` is None when the database could not be read.
         """
-        summary = generate_latest(summary_registry(view.counts if view else None, metrics))
+        counts = view.counts if view else None
+        summary = generate_latest(summary_registry(counts, metrics, now=self._clock()))
         pieces: list[Piece | tuple[None, bytes]] = [*(view.pieces if view else ()), (None, summary)]
         headers = {"Content-Type": CONTENT_TYPE}
         if accept_gzip:

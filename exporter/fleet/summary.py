@@ -22,12 +22,16 @@ class FleetSummaryCollector(Collector):
     own counters.
 
     ``counts`` is None when the database could not be read: the scrape still succeeds, with
-    ``heartbeat_fleet_database_up 0`` and without the per-console series.
+    ``heartbeat_fleet_database_up 0`` and without the per-console series. ``now`` is this
+    process's wall clock at the scrape (``heartbeat_fleet_time_seconds``).
     """
 
-    def __init__(self, counts: Mapping[str, int] | None, metrics: ProcessMetrics) -> None:
+    def __init__(
+        self, counts: Mapping[str, int] | None, metrics: ProcessMetrics, now: float
+    ) -> None:
         self._counts = counts
         self._metrics = metrics
+        self._now = now
 
     def collect(self) -> Iterator[Metric]:
         if self._counts is not None:
@@ -54,6 +58,11 @@ class FleetSummaryCollector(Collector):
             "Consoles this process marked inactiva for silence.",
             value=m.marked_inactive,
         )
+        yield CounterMetricFamily(
+            PREFIX + "retired",
+            "Consoles this process retired after being inactiva longer than --retire-after.",
+            value=m.retired_consoles,
+        )
         by_route = CounterMetricFamily(
             PREFIX + "http_requests", "API requests handled by this process.", labels=["route"]
         )
@@ -68,6 +77,21 @@ class FleetSummaryCollector(Collector):
         for (route, code), count in sorted(errors.items()):
             failed.add_metric([route, code], count)
         yield failed
+        anomalies = CounterMetricFamily(
+            PREFIX + "clock_anomalies",
+            "Times this process saw its wall clock step (kind step) or itself not run for"
+            " seconds (kind stall); each gives every console a new grace period.",
+            labels=["kind"],
+        )
+        for kind, count in sorted(m.anomalies().items()):
+            anomalies.add_metric([kind], count)
+        yield anomalies
+        yield GaugeMetricFamily(
+            PREFIX + "time_seconds",
+            "This process's wall clock at the scrape, in Unix seconds: subtract its"
+            " *_timestamp_seconds from it for durations free of clock skew with Prometheus.",
+            value=self._now,
+        )
         yield GaugeMetricFamily(
             PREFIX + "database_up",
             "1 when the database answered this process's last access, else 0.",
@@ -82,11 +106,11 @@ class FleetSummaryCollector(Collector):
 
 
 def summary_registry(
-    counts: Mapping[str, int] | None, metrics: ProcessMetrics
+    counts: Mapping[str, int] | None, metrics: ProcessMetrics, now: float
 ) -> CollectorRegistry:
     """A private registry for one scrape: the summary collector and the process collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetSummaryCollector(counts, metrics))
+    registry.register(FleetSummaryCollector(counts, metrics, now))
     ProcessCollector(registry=registry)
     return registry
 

@@ -48,7 +48,8 @@ class Storage(ABC):
 
     @abstractmethod
     def silent_since(self, cutoff: float) -> list[ConsoleRecord]:
-        """Consoles not heard from since ``cutoff`` whose state is not ``inactiva`` (seed query)."""
+        """Consoles not heard from since ``cutoff``, oldest first, except those whose
+        ``inactiva`` came from their own goodbye (``stopped_cleanly``)."""
 
     @abstractmethod
     def statistics(self) -> list[StateStatistics]:

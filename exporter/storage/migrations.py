@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def migration_steps(current: int, migrations: dict[int, str]) -> Iterator[tuple[int, list[str]]]:

@@ -29,9 +29,22 @@ from exporter.storage.backend_support import (
 from exporter.storage.base import Storage
 from exporter.storage.pool import ConnectionPool
 from exporter.storage.postgres_schema import migrate
+from exporter.storage.postgres_sql import (
+    CONSOLE_COLUMNS,
+    END_MAINTENANCES_SQL,
+    HEARTBEATS_SQL,
+    HISTORY_SQL,
+    MAINTENANCE_SQL,
+    REGISTER_INSERT_SQL,
+    REGISTER_UPDATE_SQL,
+    RETIRE_SQL,
+    SWEEP_SQL,
+)
 from exporter.storage.records import (
     REASON_GOODBYE,
     REASON_HEARTBEAT,
+    REASON_MAINTENANCE,
+    REASON_MAINTENANCE_END,
     REASON_REGISTRATION,
     REASON_SILENCE,
     ConsoleRecord,
@@ -42,6 +55,7 @@ from exporter.storage.records import (
     FoundResult,
     HeartbeatOp,
     HistoryEntry,
+    MaintenanceOp,
     PruneOp,
     PruneResult,
     RegisterOp,
@@ -58,98 +72,6 @@ Conn = psycopg.Connection[TupleRow]
 
 CONNECT_TIMEOUT_SECONDS = 5
 DEADLOCK_RETRIES = 3
-
-CONSOLE_COLUMNS = (
-    "id::text, nombre, estado, sistema, extract(epoch FROM ultima_actividad)::float8,"
-    " ultimo_error, video_en_proceso, extract(epoch FROM created_at)::float8,"
-    " extract(epoch FROM updated_at)::float8, extract(epoch FROM last_seen)::float8,"
-    " intervalo_segundos, inactive_after_seconds, extract(epoch FROM state_since)::float8,"
-    " stopped_cleanly"
-)
-
-#: A run of heartbeats of distinct consoles in one round trip: ``%(batch)s`` is a JSON array of
-#: objects (see :func:`_heartbeat_element`). Rows are locked in id order (no deadlock with another
-#: exporter), the history gets one row per changed state, and the ids found come back.
-HEARTBEATS_SQL = """
-WITH b AS (
-  SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS b(
-    id uuid, estado text, sistema jsonb, actividad timestamptz, error jsonb, video text,
-    now timestamptz, intervalo float8, dflt float8, stopped boolean, hostname text,
-    platform text, arch text, version text)
-), old AS (
-  SELECT c.id, c.estado, c.video_en_proceso, c.intervalo_segundos
-  FROM consolas c JOIN b ON c.id = b.id ORDER BY c.id FOR UPDATE OF c
-), upd AS (
-  UPDATE consolas c SET
-    estado_previo = old.estado,
-    estado = b.estado,
-    sistema = COALESCE(b.sistema, c.sistema),
-    ultima_actividad = b.actividad,
-    ultimo_error = b.error,
-    video_en_proceso = b.video,
-    updated_at = b.now,
-    last_seen = b.now,
-    intervalo_segundos = COALESCE(b.intervalo, old.intervalo_segundos),
-    inactive_after_seconds = COALESCE(2 * COALESCE(b.intervalo, old.intervalo_segundos), b.dflt),
-    silent_deadline = b.now + make_interval(secs => COALESCE(
-        2 * COALESCE(b.intervalo, old.intervalo_segundos), b.dflt)),
-    state_since = CASE WHEN old.estado IS DISTINCT FROM b.estado
-                         OR old.video_en_proceso IS DISTINCT FROM b.video
-                       THEN b.now ELSE c.state_since END,
-    stopped_cleanly = b.stopped,
-    hostname = COALESCE(b.hostname, c.hostname),
-    platform = COALESCE(b.platform, c.platform),
-    arch = COALESCE(b.arch, c.arch),
-    runtime_version = COALESCE(b.version, c.runtime_version)
-  FROM b, old
-  WHERE c.id = b.id AND old.id = b.id
-  RETURNING c.id, old.estado AS previo, b.estado, b.now
-), history AS (
-  INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)
-  SELECT id, now, previo, estado,
-         CASE WHEN estado = %(inactiva)s THEN %(goodbye)s ELSE %(heartbeat)s END
-  FROM upd WHERE previo IS DISTINCT FROM estado ORDER BY id
-)
-SELECT id::text FROM upd
-"""
-
-REGISTER_INSERT_SQL = """
-INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at, updated_at,
-  last_seen, intervalo_segundos, inactive_after_seconds, silent_deadline, state_since,
-  stopped_cleanly, hostname, platform, arch, runtime_version, secret_hash)
-VALUES (%(id)s, %(nombre)s, %(estado)s, %(sistema)s::jsonb, %(actividad)s::timestamptz, %(now)s,
-  %(now)s, %(now)s, %(intervalo)s::float8, %(threshold)s, %(deadline)s, %(now)s, FALSE,
-  %(hostname)s, %(platform)s, %(arch)s, %(version)s, %(secret_hash)s::text)
-ON CONFLICT (id) DO NOTHING
-RETURNING id
-"""
-
-REGISTER_UPDATE_SQL = """
-UPDATE consolas SET nombre = %(nombre)s, estado = %(estado)s, sistema = %(sistema)s::jsonb,
-  ultima_actividad = %(actividad)s::timestamptz, ultimo_error = NULL, video_en_proceso = NULL,
-  updated_at = %(now)s, last_seen = %(now)s, intervalo_segundos = %(intervalo)s::float8,
-  inactive_after_seconds = %(threshold)s, silent_deadline = %(deadline)s,
-  state_since = CASE WHEN %(changed)s THEN %(now)s ELSE state_since END,
-  stopped_cleanly = FALSE, hostname = %(hostname)s, platform = %(platform)s, arch = %(arch)s,
-  runtime_version = %(version)s, secret_hash = COALESCE(%(secret_hash)s::text, secret_hash)
-WHERE id = %(id)s
-"""
-
-SWEEP_SQL = """
-UPDATE consolas c SET estado = 'inactiva', state_since = %(now)s, updated_at = %(now)s,
-  stopped_cleanly = FALSE
-FROM (SELECT id, estado FROM consolas
-      WHERE estado != 'inactiva' AND silent_deadline < %(now)s
-        AND %(start)s + make_interval(secs => inactive_after_seconds) <= %(now)s
-      FOR UPDATE SKIP LOCKED) old
-WHERE c.id = old.id
-RETURNING c.id::text, old.estado
-"""
-
-HISTORY_SQL = (
-    "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
-    " VALUES (%s, %s, %s, %s, %s)"
-)
 
 
 def _ts(seconds: float) -> datetime:
@@ -185,6 +107,8 @@ def _record(row: Sequence[Any]) -> ConsoleRecord:
         inactive_after_seconds=row[11],
         state_since=row[12],
         stopped_cleanly=bool(row[13]),
+        maintenance_until=row[14],
+        maintenance_reason=row[15],
     )
 
 
@@ -193,7 +117,7 @@ def _sort_key(item: tuple[int, WriteOp]) -> tuple[int, str]:
     op = item[1]
     if isinstance(op, RegisterOp):
         return (0, op.registration.console_id)
-    if isinstance(op, HeartbeatOp | DeleteOp):
+    if isinstance(op, HeartbeatOp | DeleteOp | MaintenanceOp):
         return (0, op.console_id)
     return (1, "")
 
@@ -268,6 +192,8 @@ class PostgresStorage(Storage):
             return self._register(cur, op)
         if isinstance(op, SweepOp):
             return self._sweep(cur, op)
+        if isinstance(op, MaintenanceOp):
+            return self._maintenance(cur, op)
         if isinstance(op, DeleteOp):
             cur.execute("DELETE FROM consolas WHERE id = %s", (op.console_id,))
             found = cur.rowcount > 0
@@ -338,16 +264,44 @@ class PostgresStorage(Storage):
             cur.execute(HISTORY_SQL, (reg.console_id, now, old[0], reg.estado, REASON_REGISTRATION))
         return RegisterResult(created=False)
 
+    def _maintenance(self, cur: psycopg.Cursor[TupleRow], op: MaintenanceOp) -> FoundResult:
+        """Set or end a maintenance; history rows when one starts and when one ends."""
+        now = _ts(op.now)
+        until = None if op.until is None else _ts(op.until)
+        reason = op.reason if op.until is not None else None
+        params = {"id": op.console_id, "until": until, "reason": reason, "now": now}
+        cur.execute(MAINTENANCE_SQL, params)
+        old = cur.fetchone()
+        if old is None:
+            return FoundResult(found=False)
+        estado, was = old
+        if was != (op.until is not None):
+            motivo = REASON_MAINTENANCE if op.until is not None else REASON_MAINTENANCE_END
+            cur.execute(HISTORY_SQL, (op.console_id, now, estado, estado, motivo))
+        return FoundResult(found=True)
+
     def _sweep(self, cur: psycopg.Cursor[TupleRow], op: SweepOp) -> SweepResult:
         now = _ts(op.now)
-        cur.execute(SWEEP_SQL, {"now": now, "start": _ts(op.started_at)})
+        cur.execute(END_MAINTENANCES_SQL, {"now": now})
+        ended = cur.fetchall()
+        history = [(row[0], now, row[1], row[1], REASON_MAINTENANCE_END) for row in ended]
+        retired: list[TupleRow] = []
+        if op.retire_before is not None:
+            cur.execute(RETIRE_SQL, {"before": _ts(op.retire_before)})
+            retired = cur.fetchall()
+        stale = None if op.stale_after is None else _ts(op.stale_after)
+        silent = "silent_deadline < %(now)s" + (" OR last_seen > %(stale)s" if stale else "")
+        params = {"now": now, "start": _ts(op.started_at), "stale": stale}
+        cur.execute(SWEEP_SQL.format(silent=silent), params)
         rows = cur.fetchall()
-        if rows:
-            cur.executemany(
-                HISTORY_SQL,
-                [(row[0], now, row[1], STATE_INACTIVA, REASON_SILENCE) for row in rows],
-            )
-        return SweepResult(marked=tuple(str(row[0]) for row in rows))
+        history += [(row[0], now, row[1], STATE_INACTIVA, REASON_SILENCE) for row in rows]
+        if history:
+            cur.executemany(HISTORY_SQL, history)
+        return SweepResult(
+            marked=tuple(str(row[0]) for row in rows),
+            maintenance_ended=tuple(str(row[0]) for row in ended),
+            retired=tuple(str(row[0]) for row in retired),
+        )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -379,7 +333,7 @@ class PostgresStorage(Storage):
     def silent_since(self, cutoff: float) -> list[ConsoleRecord]:
         rows = self._read(
             f"SELECT {CONSOLE_COLUMNS} FROM consolas WHERE last_seen < %s"
-            " AND estado != 'inactiva' ORDER BY last_seen",
+            " AND NOT stopped_cleanly ORDER BY last_seen",
             [_ts(cutoff)],
         )
         return [_record(row) for row in rows]
@@ -407,7 +361,8 @@ class PostgresStorage(Storage):
             b"SELECT id::text, nombre, estado, extract(epoch FROM last_seen)::float8,"
             b" inactive_after_seconds, extract(epoch FROM state_since)::float8,"
             b" extract(epoch FROM ultima_actividad)::float8, stopped_cleanly, video_en_proceso,"
-            b" hostname, platform, arch, runtime_version FROM consolas"
+            b" hostname, platform, arch, runtime_version,"
+            b" extract(epoch FROM maintenance_until)::float8 FROM consolas"
         )
         where, params = (b"", []) if since is None else (b" WHERE updated_at >= %s", [_ts(since)])
         try:

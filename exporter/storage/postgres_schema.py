@@ -58,7 +58,13 @@ DROP INDEX IF EXISTS idx_consolas_last_seen;
 DROP INDEX IF EXISTS idx_consolas_silent_deadline
 """
 
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}
+#: Version 4: a maintenance window per console (see sqlite_schema.SCHEMA_V4).
+SCHEMA_V4 = """
+ALTER TABLE consolas ADD COLUMN IF NOT EXISTS maintenance_until TIMESTAMP WITH TIME ZONE;
+ALTER TABLE consolas ADD COLUMN IF NOT EXISTS maintenance_reason VARCHAR(500)
+"""
+
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4}
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:

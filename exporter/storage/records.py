@@ -14,6 +14,8 @@ REASON_REGISTRATION = "registro"
 REASON_HEARTBEAT = "heartbeat"
 REASON_GOODBYE = "despedida"
 REASON_SILENCE = "silencio"
+REASON_MAINTENANCE = "mantenimiento"
+REASON_MAINTENANCE_END = "fin_mantenimiento"
 
 
 class StorageUnavailableError(RuntimeError):
@@ -50,10 +52,20 @@ class DeleteOp:
 
 @dataclass(frozen=True, slots=True)
 class SweepOp:
-    """Mark ``inactiva`` every console silent past its threshold (respecting the start grace)."""
+    """Mark ``inactiva`` every console silent past its threshold, none before its threshold has
+    passed since ``started_at`` (the grace period), none in maintenance; end the maintenances
+    whose time is up (first, so a console still silent then is marked in the same sweep).
+
+    ``stale_after``: set for a while after the wall clock stepped back. A ``last_seen`` later
+    than it was stamped before the step; such a console counts as silent from the grace start
+    rather than from that future time, so a console that died then is still marked in time.
+    """
 
     now: float
     started_at: float
+    stale_after: float | None = None
+    #: Retire (delete) consoles ``inactiva`` since before this time; None: retire none.
+    retire_before: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +75,18 @@ class PruneOp:
     before: float
 
 
-WriteOp = RegisterOp | HeartbeatOp | DeleteOp | SweepOp | PruneOp
+@dataclass(frozen=True, slots=True)
+class MaintenanceOp:
+    """Start (or move the end of) a console's maintenance until ``until``; ``until=None`` ends
+    it. The history records the start and the end."""
+
+    console_id: str
+    now: float
+    until: float | None
+    reason: str | None = None
+
+
+WriteOp = RegisterOp | HeartbeatOp | DeleteOp | SweepOp | PruneOp | MaintenanceOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +105,11 @@ class FoundResult:
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    """Consoles this sweep marked ``inactiva``."""
+    """Consoles this sweep marked ``inactiva``, whose maintenance it ended, and retired."""
 
     marked: tuple[str, ...]
+    maintenance_ended: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +140,8 @@ class ConsoleRecord:
     inactive_after_seconds: float
     state_since: float
     stopped_cleanly: bool
+    maintenance_until: float | None = None
+    maintenance_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +186,12 @@ FLEET_COLUMNS = (
     "platform",
     "arch",
     "runtime_version",
+    "maintenance_until",
 )
 FleetRow = tuple[
-    str, str, str, float, float, float, float | None, bool, str | None, str, str, str, str
-]
+    str, str, str, float, float, float, float | None, bool, str | None, str, str, str, str,
+    float | None,
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

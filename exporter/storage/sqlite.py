@@ -21,6 +21,8 @@ from exporter.storage.pool import ConnectionPool
 from exporter.storage.records import (
     REASON_GOODBYE,
     REASON_HEARTBEAT,
+    REASON_MAINTENANCE,
+    REASON_MAINTENANCE_END,
     REASON_REGISTRATION,
     REASON_SILENCE,
     ConsoleRecord,
@@ -31,6 +33,7 @@ from exporter.storage.records import (
     FoundResult,
     HeartbeatOp,
     HistoryEntry,
+    MaintenanceOp,
     PruneResult,
     RegisterOp,
     RegisterResult,
@@ -47,7 +50,7 @@ from exporter.storage.sqlite_schema import migrate
 CONSOLE_COLUMNS = (
     "id, nombre, estado, sistema, ultima_actividad, ultimo_error, video_en_proceso, created_at,"
     " updated_at, last_seen, intervalo_segundos, inactive_after_seconds, state_since,"
-    " stopped_cleanly"
+    " stopped_cleanly, maintenance_until, maintenance_reason"
 )
 #: What every heartbeat sets (named parameters; ``:now`` is the server's receive time).
 _HEARTBEAT_SET = """
@@ -124,6 +127,8 @@ def _record(row: Sequence[Any]) -> ConsoleRecord:
         inactive_after_seconds=row[11],
         state_since=row[12],
         stopped_cleanly=bool(row[13]),
+        maintenance_until=row[14],
+        maintenance_reason=row[15],
     )
 
 
@@ -189,6 +194,8 @@ class SQLiteStorage(Storage):
             return self._register(conn, op)
         if isinstance(op, SweepOp):
             return self._sweep(conn, op)
+        if isinstance(op, MaintenanceOp):
+            return self._maintenance(conn, op)
         if isinstance(op, DeleteOp):
             cur = conn.execute("DELETE FROM consolas WHERE id = ?", (op.console_id,))
             conn.execute("DELETE FROM consolas_historial WHERE console_id = ?", (op.console_id,))
@@ -270,14 +277,65 @@ class SQLiteStorage(Storage):
         self._history(conn, (op.console_id, op.now, row[0], estado, reason))
         return FoundResult(found=True)
 
+    def _maintenance(self, conn: sqlite3.Connection, op: MaintenanceOp) -> FoundResult:
+        """Set or end a maintenance; history rows when one starts and when one ends."""
+        old = conn.execute(
+            "SELECT estado, maintenance_until FROM consolas WHERE id = ?", (op.console_id,)
+        ).fetchone()
+        if old is None:
+            return FoundResult(found=False)
+        if op.until is None and old[1] is None:
+            return FoundResult(found=True)  # nothing to end
+        conn.execute(
+            "UPDATE consolas SET maintenance_until = ?, maintenance_reason = ?, updated_at = ?"
+            " WHERE id = ?",
+            (op.until, op.reason if op.until is not None else None, op.now, op.console_id),
+        )
+        if (old[1] is None) != (op.until is None):
+            reason = REASON_MAINTENANCE if op.until is not None else REASON_MAINTENANCE_END
+            self._history(conn, (op.console_id, op.now, old[0], old[0], reason))
+        return FoundResult(found=True)
+
+    def _end_maintenances(self, conn: sqlite3.Connection, now: float) -> tuple[str, ...]:
+        rows = conn.execute(
+            "UPDATE consolas SET maintenance_until = NULL, maintenance_reason = NULL,"
+            " updated_at = ? WHERE maintenance_until <= ? RETURNING id, estado",
+            (now, now),
+        ).fetchall()
+        conn.executemany(
+            "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(row[0], now, row[1], row[1], REASON_MAINTENANCE_END) for row in rows],
+        )
+        return tuple(row[0] for row in rows)
+
+    def _retire(self, conn: sqlite3.Connection, before: float | None) -> tuple[str, ...]:
+        if before is None:
+            return ()
+        rows = conn.execute(
+            "DELETE FROM consolas WHERE estado = 'inactiva' AND state_since < ?"
+            " AND maintenance_until IS NULL RETURNING id",
+            (before,),
+        ).fetchall()
+        conn.executemany(
+            "DELETE FROM consolas_historial WHERE console_id = ?", [(row[0],) for row in rows]
+        )
+        return tuple(row[0] for row in rows)
+
     def _sweep(self, conn: sqlite3.Connection, op: SweepOp) -> SweepResult:
+        ended = self._end_maintenances(conn, op.now)
+        retired = self._retire(conn, op.retire_before)
+        silent = "silent_deadline < :now"
+        if op.stale_after is not None:  # rare: only after the wall clock stepped back
+            silent = f"({silent} OR last_seen > :stale)"
         rows = conn.execute(
             "SELECT id, estado FROM consolas WHERE estado != 'inactiva'"
-            " AND silent_deadline < :now AND :start + inactive_after_seconds <= :now",
-            {"now": op.now, "start": op.started_at},
+            f" AND {silent} AND :start + inactive_after_seconds <= :now"
+            " AND maintenance_until IS NULL",
+            {"now": op.now, "start": op.started_at, "stale": op.stale_after},
         ).fetchall()
         if not rows:
-            return SweepResult(marked=())
+            return SweepResult(marked=(), maintenance_ended=ended, retired=retired)
         conn.executemany(
             "UPDATE consolas SET estado = 'inactiva', state_since = :now, updated_at = :now,"
             " stopped_cleanly = 0 WHERE id = :id",
@@ -288,7 +346,8 @@ class SQLiteStorage(Storage):
             " VALUES (?, ?, ?, 'inactiva', ?)",
             [(row[0], op.now, row[1], REASON_SILENCE) for row in rows],
         )
-        return SweepResult(marked=tuple(row[0] for row in rows))
+        marked = tuple(row[0] for row in rows)
+        return SweepResult(marked=marked, maintenance_ended=ended, retired=retired)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -317,7 +376,7 @@ class SQLiteStorage(Storage):
     def silent_since(self, cutoff: float) -> list[ConsoleRecord]:
         rows = self._read(
             f"SELECT {CONSOLE_COLUMNS} FROM consolas WHERE last_seen < ?"
-            " AND estado != 'inactiva' ORDER BY last_seen",
+            " AND stopped_cleanly = 0 ORDER BY last_seen",
             [cutoff],
         )
         return [_record(row) for row in rows]
@@ -343,7 +402,7 @@ class SQLiteStorage(Storage):
         select = (
             "SELECT id, nombre, estado, last_seen, inactive_after_seconds, state_since,"
             " ultima_actividad, stopped_cleanly, video_en_proceso, hostname, platform, arch,"
-            " runtime_version FROM consolas"
+            " runtime_version, maintenance_until FROM consolas"
         )
         where, params = ("", []) if since is None else (" WHERE updated_at >= ?", [since])
         try:

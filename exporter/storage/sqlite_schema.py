@@ -59,8 +59,15 @@ DROP INDEX IF EXISTS idx_consolas_last_seen;
 DROP INDEX IF EXISTS idx_consolas_silent_deadline
 """
 
+#: Version 4: a maintenance window per console (until when, Unix seconds, and why); NULL when
+#: the console is not in maintenance.
+SCHEMA_V4 = """
+ALTER TABLE consolas ADD COLUMN maintenance_until REAL;
+ALTER TABLE consolas ADD COLUMN maintenance_reason TEXT
+"""
+
 #: Migrations by target version; each runs once, in order, inside one transaction.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3}
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4}
 
 
 def migrate(conn: sqlite3.Connection) -> None:

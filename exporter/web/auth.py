@@ -53,6 +53,9 @@ MISSING_FOR_HEARTBEAT = (
     "a heartbeat requires Authorization: Bearer <console secret> (issued at registration)"
 )
 MISSING_FOR_DELETE = "retiring a console requires Authorization: Bearer <enrollment token>"
+MISSING_FOR_MAINTENANCE = (
+    "a console's maintenance requires Authorization: Bearer <enrollment token>"
+)
 
 
 class AuthError(ApiError):

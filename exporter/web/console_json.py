@@ -31,6 +31,8 @@ def console_json(c: ConsoleRecord) -> dict[str, Any]:
         "umbralInactividadSegundos": c.inactive_after_seconds,
         "estadoDesde": iso(c.state_since),
         "detenidaLimpiamente": c.stopped_cleanly,
+        "mantenimientoHasta": iso(c.maintenance_until),
+        "mantenimientoMotivo": c.maintenance_reason,
         "createdAt": iso(c.created_at),
         "updatedAt": iso(c.updated_at),
     }

@@ -14,6 +14,7 @@ from consola_wire import (
     ALL_STATES,
     WireError,
     parse_heartbeat,
+    parse_maintenance,
     parse_registration,
     validate_console_id,
 )
@@ -24,6 +25,7 @@ from exporter.tokens import hash_secret
 from exporter.web.auth import (
     MISSING_FOR_DELETE,
     MISSING_FOR_HEARTBEAT,
+    MISSING_FOR_MAINTENANCE,
     MISSING_FOR_REGISTRATION,
     NO_STORE,
     Authenticator,
@@ -144,7 +146,9 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
 
     @endpoint("inactivas", m)
     async def inactivas(request: Request) -> Response:
-        """GET /api/consolas/inactivas?minutos=10 — the seed's first monitoring query."""
+        """GET /api/consolas/inactivas?minutos=10 — which consoles stopped reporting: silent
+        longer than ``minutos`` by the server's receive time, those already marked ``inactiva``
+        for silence included, those that said goodbye left out."""
         raw = request.query_params.get("minutos")
         minutos = DEFAULT_MINUTES
         if raw is not None:
@@ -189,6 +193,24 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
             raise _not_found(console_id)
         return JSONResponse({"id": console_id, "historial": [history_json(e) for e in entries]})
 
+    @endpoint("mantenimiento", m)
+    async def mantenimiento(request: Request) -> Response:
+        """POST /api/consolas/{id}/mantenimiento {minutos | hasta, motivo} — the console is off on
+        purpose until then: it pages nobody. DELETE ends it. Both answer the console."""
+        console_id = _path_id(request)
+        auth.require_enrollment(request, MISSING_FOR_MAINTENANCE)
+        if request.method == "DELETE":
+            until, reason = None, None
+        else:
+            window = parse_maintenance(await read_json(request), service.clock())
+            until, reason = window.until, window.reason
+        if not await service.maintenance(console_id, until, reason):
+            raise _not_found(console_id)
+        record = await service.read(lambda: storage.get_console(console_id))
+        if record is None:
+            raise _not_found(console_id)
+        return JSONResponse(console_json(record))
+
     @endpoint("eliminar", m)
     async def eliminar(request: Request) -> Response:
         """DELETE /api/consolas/{id} — retire a console and its history."""
@@ -206,6 +228,9 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
         Route("/api/consolas/inactivas", inactivas, methods=["GET"]),
         Route("/api/consolas/estadisticas", estadisticas, methods=["GET"]),
         Route("/api/consolas/{console_id}/historial", historial, methods=["GET"]),
+        Route(
+            "/api/consolas/{console_id}/mantenimiento", mantenimiento, methods=["POST", "DELETE"]
+        ),
         Route("/api/consolas/{console_id}", consola, methods=["GET"]),
         Route("/api/consolas/{console_id}", eliminar, methods=["DELETE"]),
     ]

@@ -124,8 +124,24 @@ SCHEMAS: dict[str, Any] = {
             "umbralInactividadSegundos": {"type": "number"},
             "estadoDesde": {"type": "string", "format": "date-time"},
             "detenidaLimpiamente": {"type": "boolean"},
+            p.KEY_MANTENIMIENTO_HASTA: NULLABLE_TIME,
+            p.KEY_MANTENIMIENTO_MOTIVO: {"type": "string", "nullable": True},
             "createdAt": {"type": "string", "format": "date-time"},
             "updatedAt": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Maintenance": {
+        "type": "object",
+        "description": f"Exactly one of `{p.KEY_MINUTOS}` and `{p.KEY_HASTA}`.",
+        "properties": {
+            p.KEY_MINUTOS: {
+                "type": "number",
+                "exclusiveMinimum": True,
+                "minimum": 0,
+                "maximum": p.MAX_MAINTENANCE_SECONDS / 60,
+            },
+            p.KEY_HASTA: {"type": "string", "format": "date-time"},
+            p.KEY_MOTIVO: {"type": "string", "nullable": True, "maxLength": p.MAX_MOTIVO_CHARS},
         },
     },
     "ConsoleList": {
@@ -264,7 +280,8 @@ PATHS: dict[str, Any] = {
     },
     "/api/consolas/inactivas": {
         "get": {
-            "summary": "Consoles not heard from (server receive time) in `minutos`, not inactiva.",
+            "summary": "Consoles that stopped reporting: silent (server receive time) longer than "
+            "`minutos`, marked inactiva for silence included, goodbyes left out.",
             "parameters": [
                 {
                     "name": "minutos",
@@ -303,6 +320,27 @@ PATHS: dict[str, Any] = {
             "parameters": [ID_PARAM],
             "responses": {
                 "200": _json_response("Deleted.", "Ack"),
+                "404": _json_response("Unknown console.", "Error"),
+                **ERRORS,
+            },
+        },
+    },
+    "/api/consolas/{console_id}/mantenimiento": {
+        "post": {
+            "summary": "Start (or move the end of) a console's maintenance: it pages nobody.",
+            "parameters": [ID_PARAM],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Maintenance")}}},
+            "responses": {
+                "200": _json_response("The console, in maintenance.", "Console"),
+                "404": _json_response("Unknown console.", "Error"),
+                **BODY_ERRORS,
+            },
+        },
+        "delete": {
+            "summary": "End a console's maintenance now.",
+            "parameters": [ID_PARAM],
+            "responses": {
+                "200": _json_response("The console, out of maintenance.", "Console"),
                 "404": _json_response("Unknown console.", "Error"),
                 **ERRORS,
             },

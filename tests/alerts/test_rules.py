@@ -267,6 +267,14 @@ def test_per_console_fleet_alerts_carry_the_console_identity() -> None:
         assert "$labels.console_id" in alert["annotations"]["description"], alert["alert"]
 
 
+def test_no_rule_measures_an_exporter_timestamp_against_prometheus_time() -> None:
+    """time() - heartbeat_fleet_*_timestamp_seconds is off by the exporter's clock skew: the
+    fleet rules subtract from the exporter's own clock (heartbeat_fleet_time_seconds) instead."""
+    fleet_rules = [r for r in _rules() if "heartbeat_fleet_" in r["expr"]]
+    assert fleet_rules
+    assert [r.get("record") or r["alert"] for r in fleet_rules if "time()" in r["expr"]] == []
+
+
 def test_silence_page_requires_the_exporters_verdict_and_excludes_clean_stops() -> None:
     records = {r["record"]: r["expr"] for r in _rules() if "record" in r}
     silent = records["console_id:heartbeat_fleet_silent_seconds_since_last_seen:min"]
@@ -433,10 +441,15 @@ def test_alertmanager_example_sends_the_watchdog_to_the_dead_mans_switch(
 # --- the rules in a real Prometheus, through the example Alertmanager -----------------------------
 
 
+#: The fake exporter's clock runs this far behind Prometheus's (and the test's).
+FAKE_EXPORTER_SKEW_SECONDS = -1200.0
+
+
 def _fleet_exposition() -> bytes:
-    """Fleet metrics as the exporter serves them: c1 dead an hour ago and marked, c2 healthy."""
-    now = time.time()
-    lines = []
+    """Fleet metrics as the exporter serves them: c1 dead an hour ago and marked, c2 healthy,
+    all on an exporter clock 20 minutes behind Prometheus's."""
+    now = time.time() + FAKE_EXPORTER_SKEW_SECONDS
+    lines = [f"heartbeat_fleet_time_seconds {now}", "heartbeat_fleet_database_up 1"]
     for cid, last_seen, state in (("c1", now - 3600, "inactiva"), ("c2", now, "activa")):
         lines += [
             f'heartbeat_fleet_last_seen_timestamp_seconds{{console_id="{cid}"}} {last_seen}',
@@ -498,6 +511,8 @@ def test_real_prometheus_pages_the_silent_console_by_name_and_not_the_healthy_on
         }
     page = next(n for p, n in webhook_sink.received if p == "/pager")
     assert [a["labels"]["name"] for a in page["alerts"]] == ["consola-c1"]
+    # measured on the exporter's clock: an hour, not an hour and the 20 minutes of skew
+    assert "has sent no heartbeat for 1h 0m 0s" in page["alerts"][0]["annotations"]["description"]
     assert page["alerts"][0]["annotations"]["runbook_url"].endswith("#heartbeatconsolesilent")
     assert (SILENT_PAGE, "c1") in firing
     assert not any(console_id == "c2" for _, console_id in firing)

@@ -179,13 +179,24 @@ def test_inactivas_lists_consoles_silent_longer_than_minutos(
     assert default["total"] == 1
 
 
-def test_inactivas_leaves_out_consoles_already_inactiva(
+def test_inactivas_leaves_out_consoles_that_said_goodbye(
     client: httpx.Client, clock: ManualClock
 ) -> None:
     gone = register(client)
     beat(client, gone, "inactiva")
     clock.advance(3600)
     assert client.get("/api/consolas/inactivas").json()["total"] == 0
+
+
+def test_inactivas_lists_a_console_that_came_back_after_a_goodbye_and_went_silent(
+    client: httpx.Client, clock: ManualClock
+) -> None:
+    console = register(client)
+    beat(client, console, "inactiva")
+    beat(client, console, "esperando")  # restarted: the goodbye no longer describes it
+    clock.advance(11 * 60)
+    listed = client.get("/api/consolas/inactivas").json()["consolas"]
+    assert [c["id"] for c in listed] == [console]
 
 
 def test_estadisticas_counts_consoles_per_state(client: httpx.Client) -> None:
@@ -258,6 +269,7 @@ def test_openapi_document_describes_every_api_route(client: httpx.Client) -> Non
         "/api/consolas/estadisticas",
         "/api/consolas/{console_id}",
         "/api/consolas/{console_id}/historial",
+        "/api/consolas/{console_id}/mantenimiento",
         "/metrics",
         "/healthz",
         "/readyz",

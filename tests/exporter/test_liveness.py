@@ -106,6 +106,21 @@ def test_goodbye_is_distinguishable_from_silence(
     assert f'heartbeat_fleet_console_stopped_cleanly{{console_id="{silent}"}} 0.0' in text
 
 
+def test_inactivas_lists_consoles_marked_for_silence_but_not_those_that_said_goodbye(
+    client: httpx.Client, exporter: EmbeddedExporter, clock: ManualClock
+) -> None:
+    polite = register(client)
+    silent = register(client)
+    alive = register(client)
+    assert client.post(f"/api/consolas/{polite}/heartbeat", json={"estado": "inactiva"}).is_success
+    clock.advance(INACTIVE_AFTER + 1)
+    assert client.post(f"/api/consolas/{alive}/heartbeat", json={"estado": "activa"}).is_success
+    wait_until(lambda: console(client, silent)["estado"] == "inactiva")
+    listed = client.get("/api/consolas/inactivas", params={"minutos": 5}).json()
+    assert [c["id"] for c in listed["consolas"]] == [silent]
+    assert listed["consolas"][0]["estado"] == "inactiva"
+
+
 def test_console_marked_silent_comes_back_with_its_next_heartbeat(
     client: httpx.Client, exporter: EmbeddedExporter, clock: ManualClock
 ) -> None:

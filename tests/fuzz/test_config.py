@@ -28,6 +28,7 @@ from tests.support.tools import REPO_ROOT
 BAD_VALUES: dict[str, tuple[str, ...]] = {
     "_port": ("http", "-1", "65536", "3000.5", ""),
     "_seconds": ("soon", "0", "-5", "nan", "inf", "-inf", "", "1e300"),
+    "_seconds_or_off": ("never", "0", "-5", "nan", "inf", "", "1e300", "of"),
     "_positive_int": ("0", "-3", "many", "2.5", ""),
     "_nonempty": ("", "   "),
     "_bool": ("maybe", "2", "", "yes please"),

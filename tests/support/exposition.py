@@ -28,6 +28,7 @@ def row(index: int, estado: str, **changes: object) -> FleetRow:
         "platform": "linux",
         "arch": "x64",
         "version": "3.11.7",
+        "maintenance_until": 1764303600.0 if index % 3 == 0 else None,
     }
     values.update(changes)
     return tuple(values.values())  # type: ignore[return-value]
