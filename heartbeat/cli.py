@@ -30,6 +30,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
         SERVER_EXTRA,
     ),
     "status": ("heartbeat.status", "show the fleet from the exporter's API as a table", None),
+    "maintenance": (
+        "heartbeat.admin",
+        "put a console in maintenance (--for 2h / --until ISO) or end it (--end)",
+        None,
+    ),
+    "retire": (
+        "heartbeat.admin",
+        "retire a console: the exporter forgets it and its history",
+        None,
+    ),
     "demo": ("consola_demo", "run the exporter and a simulated fleet on loopback", SERVER_EXTRA),
 }
 
@@ -50,7 +60,8 @@ def missing_extra(extra: str | None) -> str | None:
 def usage() -> str:
     """The top-level help text."""
     lines = ["usage: heartbeat <command> [options]", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, (_, text, _) in SUBCOMMANDS.items()]
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text, _) in SUBCOMMANDS.items()]
     lines += ["", "Run 'heartbeat <command> --help' for the options of one command."]
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """``heartbeat status``: the fleet from the exporter's API as a table (or JSON), silent first.
 
 The same reading and formatting serve ``heartbeat demo``'s live view: :func:`fetch_fleet` asks
-``GET {API_BASE_URL}/consolas`` and :func:`render_table` lays the consoles out.
+``GET {API_BASE_URL}/consolas`` and :func:`render_table` lays the consoles out. A console in
+maintenance is marked ``MANT.``, never ``SILENT``: it is off on purpose.
 """
 
 from __future__ import annotations
@@ -13,25 +14,33 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from consola_wire import STATE_INACTIVA
+from heartbeat.api_access import (
+    CHECK_URL_HINT,
+    DEFAULT_TIMEOUT_SECONDS,
+    HEADERS,
+    READ_TOKEN_VARIABLE,
+    add_api_arguments,
+    api_base_url,
+    bearer,
+    failure_reason,
+)
+from heartbeat.console_view import maintenance_note, maintenance_until, one_line, parse_time
 
-#: The seed's development value, used when neither the flag nor API_BASE_URL say otherwise.
-DEFAULT_API_BASE_URL = "http://localhost:3000/api"
-DEFAULT_TIMEOUT_SECONDS = 5.0
 #: Exit status when the API cannot be reached or answers something that is not the fleet.
 EXIT_UNREACHABLE = 3
 #: Most consoles one listing request asks for (the API's maximum page size).
 PAGE_SIZE = 10000
-#: Environment variable holding the token for an exporter whose read endpoints require one.
-READ_TOKEN_VARIABLE = "HEARTBEAT_READ_TOKEN"
 VIDEO_WIDTH = 32
 NAME_WIDTH = 24
+MAINTENANCE_WIDTH = 48
+#: The marker column: a console that stopped without a goodbye, and one in maintenance.
+SILENT_MARK = "SILENT"
+MAINTENANCE_MARK = "MANT."
 
 
 class ApiUnreachableError(Exception):
@@ -47,30 +56,41 @@ class ConsoleRow:
     """One console as the API returned it, plus what the operator needs to see at a glance."""
 
     data: Mapping[str, Any]
-    silent: bool
+    #: It stopped reporting without a goodbye (:func:`is_silent`), in maintenance or not.
+    stopped: bool
     seconds_since_seen: float | None
+    #: End of its maintenance (Unix seconds) while that lasts, else None.
+    maintenance_until: float | None = None
+    #: ``mantenimiento hasta 17:30 (motivo)``, or empty.
+    maintenance: str = ""
 
     @property
     def estado(self) -> str:
         """The state the exporter holds (``inactiva`` included)."""
         return str(self.data.get("estado", "?"))
 
+    @property
+    def in_maintenance(self) -> bool:
+        """Off on purpose: an operator set a maintenance that has not ended yet."""
+        return self.maintenance_until is not None
 
-def parse_time(text: object) -> float | None:
-    """Unix seconds of an ISO-8601 timestamp from the API (``...Z``), or None."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    @property
+    def silent(self) -> bool:
+        """Stopped without a goodbye and not in maintenance: the alarming case."""
+        return self.stopped and not self.in_maintenance
+
+    @property
+    def not_reporting(self) -> bool:
+        """``inactiva`` or stopped (what ``--inactive`` lists), in maintenance or not."""
+        return self.stopped or self.estado == STATE_INACTIVA
 
 
 def is_silent(console: Mapping[str, Any], now: float) -> bool:
     """True for a console that stopped reporting without a goodbye.
 
     Either the exporter already marked it ``inactiva`` for silence (not a clean stop), or its last
-    contact is older than its own threshold and the next sweep will mark it.
+    contact is older than its own threshold and the next sweep will mark it. (The sweeper leaves a
+    console in maintenance alone; :class:`ConsoleRow` tells that case apart.)
     """
     if console.get("estado") == STATE_INACTIVA:
         return not console.get("detenidaLimpiamente", False)
@@ -82,16 +102,20 @@ def is_silent(console: Mapping[str, Any], now: float) -> bool:
 
 
 def rows_for(consoles: Sequence[Mapping[str, Any]], now: float) -> list[ConsoleRow]:
-    """Consoles as rows, silent ones first, then ``inactiva`` (clean stops), then by name."""
+    """Consoles as rows: silent ones first, then those in maintenance, then ``inactiva`` (clean
+    stops), then the rest; by name within each group."""
     rows = []
     for console in consoles:
         last_seen = parse_time(console.get("ultimoContacto"))
         since = None if last_seen is None else max(0.0, now - last_seen)
-        rows.append(ConsoleRow(console, is_silent(console, now), since))
+        until = maintenance_until(console, now)
+        note = maintenance_note(console, now)
+        rows.append(ConsoleRow(console, is_silent(console, now), since, until, note))
     return sorted(
         rows,
         key=lambda r: (
             not r.silent,
+            not r.in_maintenance,
             r.estado != STATE_INACTIVA,
             str(r.data.get("nombre", "")),
             str(r.data.get("id", "")),
@@ -111,9 +135,6 @@ def fetch_fleet(
     """
     url = api_base_url.rstrip("/") + "/consolas"
     getter = session or requests
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     consoles: list[dict[str, Any]] = []
     offset = 0
     while True:
@@ -121,11 +142,12 @@ def fetch_fleet(
             response = getter.get(
                 url,
                 params={"limit": PAGE_SIZE, "offset": offset},
-                headers=headers,
+                headers=HEADERS,
+                auth=bearer(token),
                 timeout=timeout,
             )
         except requests.RequestException as exc:
-            raise ApiUnreachableError(f"cannot reach {url}: {_reason(exc)}") from None
+            raise ApiUnreachableError(f"cannot reach {url}: {failure_reason(exc)}") from None
         if response.status_code in (401, 403):
             raise ApiRefusedError(
                 f"{url} answered HTTP {response.status_code}: reading the fleet needs a valid "
@@ -147,14 +169,6 @@ def fetch_fleet(
             return consoles
 
 
-def _reason(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection refused or host unreachable"
-    return type(exc).__name__
-
-
 def humanize_age(seconds: float | None) -> str:
     """``4s ago``, ``3m ago``, ``2h ago``, ``5d ago``; ``never`` for None."""
     if seconds is None:
@@ -170,25 +184,36 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _mark(row: ConsoleRow) -> str:
+    if row.silent:
+        return SILENT_MARK
+    return MAINTENANCE_MARK if row.in_maintenance else ""
+
+
 def render_table(rows: Sequence[ConsoleRow]) -> str:
-    """A plain-text table: marker, state, name, short id, video, last seen."""
-    header = ("", "STATE", "NAME", "ID", "VIDEO", "LAST SEEN")
+    """A plain-text table: marker, state, name, short id, video, last seen, and a MAINTENANCE
+    column when some console is in maintenance."""
+    with_maintenance = any(row.maintenance for row in rows)
+    header: tuple[str, ...] = ("", "STATE", "NAME", "ID", "VIDEO", "LAST SEEN")
+    if with_maintenance:
+        header += ("MAINTENANCE",)
     lines = [header]
     for row in rows:
         video = row.data.get("videoEnProceso") or "-"
         error = row.data.get("ultimoError")
         if row.estado == "error" and isinstance(error, Mapping) and error.get("message"):
             video = f"{video} ({error['message']})" if video != "-" else str(error["message"])
-        lines.append(
-            (
-                "SILENT" if row.silent else "",
-                row.estado,
-                _cut(_one_line(str(row.data.get("nombre", ""))), NAME_WIDTH),
-                str(row.data.get("id", ""))[:8],
-                _cut(_one_line(str(video)), VIDEO_WIDTH),
-                humanize_age(row.seconds_since_seen),
-            )
+        cells: tuple[str, ...] = (
+            _mark(row),
+            row.estado,
+            _cut(one_line(str(row.data.get("nombre", ""))), NAME_WIDTH),
+            str(row.data.get("id", ""))[:8],
+            _cut(one_line(str(video)), VIDEO_WIDTH),
+            humanize_age(row.seconds_since_seen),
         )
+        if with_maintenance:
+            cells += (_cut(row.maintenance, MAINTENANCE_WIDTH),)
+        lines.append(cells)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
@@ -196,37 +221,18 @@ def render_table(rows: Sequence[ConsoleRow]) -> str:
     )
 
 
-def _one_line(text: str) -> str:
-    """Control characters (newlines, escape sequences) shown as spaces: a name cannot redraw the
-    operator's terminal."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
 def summary_line(rows: Sequence[ConsoleRow]) -> str:
-    """``12 consoles: 5 ocupada, 4 esperando, 1 error, 2 inactiva (1 silent)``."""
+    """``12 consoles: 5 ocupada, 4 esperando, 1 error, 2 inactiva (1 silent)``; the brackets
+    add ``, 1 in maintenance`` when there is one."""
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.estado] = counts.get(row.estado, 0) + 1
     parts = ", ".join(f"{n} {estado}" for estado, n in sorted(counts.items()))
     silent = sum(row.silent for row in rows)
+    serviced = sum(row.in_maintenance for row in rows)
+    marks = f"{silent} silent" + (f", {serviced} in maintenance" if serviced else "")
     noun = "console" if len(rows) == 1 else "consoles"
-    return f"{len(rows)} {noun}" + (f": {parts}" if parts else "") + f" ({silent} silent)"
-
-
-def default_api_base_url(environ: Mapping[str, str] | None = None) -> str:
-    """``API_BASE_URL`` from the environment, else from the nearest ``.env``, else the seed's."""
-    env = os.environ if environ is None else environ
-    value = env.get("API_BASE_URL", "").strip()
-    if value:
-        return value
-    from dotenv import dotenv_values, find_dotenv
-
-    path = find_dotenv(usecwd=True)
-    if path and Path(path).is_file():
-        value = (dotenv_values(path).get("API_BASE_URL") or "").strip()
-        if value:
-            return value
-    return DEFAULT_API_BASE_URL
+    return f"{len(rows)} {noun}" + (f": {parts}" if parts else "") + f" ({marks})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -236,18 +242,15 @@ def _parser() -> argparse.ArgumentParser:
         f"0, or {EXIT_UNREACHABLE} when the API cannot be reached.",
     )
     parser.add_argument(
-        "--api-base-url",
-        default=None,
-        help="the consoles API, ending in /api (default: $API_BASE_URL from the environment or "
-        f".env, else {DEFAULT_API_BASE_URL})",
-    )
-    parser.add_argument(
         "--inactive",
         action="store_true",
-        help="only consoles that are inactiva or silent",
+        help="only consoles that are inactiva or stopped reporting (those in maintenance "
+        "included, marked MANT.)",
     )
     parser.add_argument(
-        "--json", action="store_true", help="print JSON (the API's consoles plus 'silenciosa')"
+        "--json",
+        action="store_true",
+        help="print JSON (the API's consoles plus 'silenciosa' and 'enMantenimiento')",
     )
     parser.add_argument(
         "--read-token",
@@ -255,19 +258,14 @@ def _parser() -> argparse.ArgumentParser:
         help="bearer token for an exporter whose reads require one "
         f"(default: ${READ_TOKEN_VARIABLE})",
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        help=f"seconds to wait for the API (default: {DEFAULT_TIMEOUT_SECONDS:g})",
-    )
+    add_api_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the fleet; 3 (with a message on stderr) when the API is unreachable."""
     args = _parser().parse_args(argv)
-    api = (args.api_base_url or default_api_base_url()).rstrip("/")
+    api = api_base_url(args.api_base_url)
     try:
         token = args.read_token or os.environ.get(READ_TOKEN_VARIABLE) or None
         consoles = fetch_fleet(api, timeout=args.timeout, token=token)
@@ -276,21 +274,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNREACHABLE
     except ApiUnreachableError as exc:
         print(
-            f"heartbeat status: the consoles API is unreachable: {exc}\n"
-            "Is the exporter running? Check --api-base-url / API_BASE_URL "
-            "(it must end in /api, e.g. http://localhost:3000/api).",
+            f"heartbeat status: the consoles API is unreachable: {exc}\n{CHECK_URL_HINT}",
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
     rows = rows_for(consoles, time.time())
     if args.inactive:
-        rows = [r for r in rows if r.silent or r.estado == STATE_INACTIVA]
+        rows = [r for r in rows if r.not_reporting]
     if args.json:
         body = {
             "apiBaseUrl": api,
-            "consolas": [{**r.data, "silenciosa": r.silent} for r in rows],
+            "consolas": [
+                {**r.data, "silenciosa": r.silent, "enMantenimiento": r.in_maintenance}
+                for r in rows
+            ],
             "total": len(rows),
             "silenciosas": sum(r.silent for r in rows),
+            "enMantenimiento": sum(r.in_maintenance for r in rows),
         }
         print(json.dumps(body, ensure_ascii=False, indent=2))
         return 0

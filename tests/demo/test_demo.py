@@ -221,6 +221,18 @@ def test_demo_view_fits_a_small_terminal() -> None:
     assert any("more (heartbeat status)" in line for line in lines)
 
 
+def test_demo_view_shows_a_silent_console_in_maintenance_apart_from_a_dead_one() -> None:
+    view = FleetView(io.StringIO(), [], tty=True, clock=lambda: 1767225700.0)  # 100 s later
+    serviced = {**_console("taller", "esperando"), "mantenimientoHasta": "2026-01-01T02:00:00Z"}
+    view.update_fleet([_console("dead", "inactiva"), serviced])
+    lines = view.frame(200, 40).split("\n")
+    dead = next(line for line in lines if " dead " in line)
+    taller = next(line for line in lines if " taller " in line)
+    assert dead.startswith("\x1b[1;31mSILENT")  # red
+    assert taller.startswith("MANT.") and "mantenimiento hasta" in taller
+    assert any("(1 silent, 1 in maintenance)" in line for line in lines)
+
+
 def test_demo_says_how_to_install_prometheus_when_it_is_missing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +23,26 @@ from tests.support.tools import REPO_ROOT, free_port, require_binary, wait_until
 
 SCREENSHOT_ENV = "HEARTBEAT_STATUS_SCREENSHOT"
 EVIL_NAME = '<img src=x onerror="window.__xss=1">Consola <b>mala</b>'
+#: The reason of the console in maintenance: text, never HTML.
+MOTIVO = "cambio de <b>disco</b>"
 PHONE = (390, 844)
 
 
 @dataclass
 class PageFleet:
-    """An exporter with a busy, a silent, an oddly named and a stopped console."""
+    """An exporter with a busy, a silent, an oddly named, a stopped console, and one in
+    maintenance that is silent too."""
 
     exporter: ExporterProcess
     busy: str
     silent: str
     evil: str
     goodbye: str
+    serviced: str
+
+    @property
+    def size(self) -> int:
+        return 5
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +55,16 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageFleet]:
         evil = register(url, EVIL_NAME)
         goodbye = register(url, "Consola render-c")
         heartbeat(url, goodbye, "inactiva")
+        serviced = register(url, "Consola taller-3", interval=1.0)
+        answer = requests.post(
+            f"{url}/api/consolas/{serviced}/mantenimiento",
+            json={"minutos": 120, "motivo": MOTIVO},
+            timeout=5,
+        )
+        assert answer.status_code == 200, answer.text
         silent = register(url, "Consola render-z", interval=1.0)
         wait_until(lambda: console(url, silent)["estado"] == "inactiva", timeout=15)
-        yield PageFleet(exporter, busy, silent, evil, goodbye)
+        yield PageFleet(exporter, busy, silent, evil, goodbye, serviced)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +104,7 @@ def _open(browser: Any, fleet: PageFleet, query: str = "?refresh=60") -> None:
     re-renders the rows, and an element found before it is stale after it."""
     browser.set_window_size(1100, 800)
     browser.get(fleet.exporter.url + "/" + query)
-    wait_until(lambda: len(_rows(browser)) == 4, timeout=15)
+    wait_until(lambda: len(_rows(browser)) == fleet.size, timeout=15)
 
 
 def _rows(browser: Any) -> list[Any]:
@@ -120,7 +136,7 @@ def test_status_page_renders_the_fleet_table(browser: Any, fleet: PageFleet) -> 
     assert busy.get_attribute("data-estado") == "ocupada"
     assert "Consola render-a" in busy.text and "Video Historia 7 (3/5)" in busy.text
     assert "hace" in busy.text
-    assert "4 consolas" in browser.find_element("id", "summary").text
+    assert f"{fleet.size} consolas" in browser.find_element("id", "summary").text
 
 
 def test_status_page_marks_the_silent_console_and_lists_it_first(
@@ -162,6 +178,43 @@ def test_status_page_shows_console_names_as_text_never_as_html(
     assert EVIL_NAME in _row(browser, fleet.evil).text
     assert browser.find_elements(By.CSS_SELECTOR, "#fleet-body img, #fleet-body b") == []
     assert browser.execute_script("return window.__xss;") is None
+    assert MOTIVO in _row(browser, fleet.serviced).text
+
+
+def _shown(hasta: str) -> str:
+    """How the page writes an end: ``17:30`` today, ``2026-03-14 17:30`` another day."""
+    end = datetime.fromisoformat(hasta.replace("Z", "+00:00")).astimezone()
+    same_day = end.date() == datetime.now().astimezone().date()
+    return end.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+
+
+def test_status_page_shows_a_console_in_maintenance_distinctly_and_not_as_silent(
+    browser: Any, fleet: PageFleet
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open(browser, fleet)
+    data = console(fleet.exporter.url, fleet.serviced)
+    hasta = data["mantenimientoHasta"]
+    seen = datetime.fromisoformat(data["ultimoContacto"].replace("Z", "+00:00")).timestamp()
+    assert time.time() - seen > data["umbralInactividadSegundos"]  # silent, but on purpose
+    serviced = _row(browser, fleet.serviced)
+    classes = serviced.get_attribute("class").split()
+    assert "maintenance" in classes and "silent" not in classes
+    assert "SIN SEÑAL" not in serviced.text and "MANTENIMIENTO" in serviced.text
+    until = serviced.find_element(By.CSS_SELECTOR, ".maint-until")
+    assert until.text == f"mantenimiento hasta {_shown(hasta)}"
+    assert until.get_attribute("title") == MOTIVO
+    backgrounds = {
+        _row(browser, c).value_of_css_property("background-color")
+        for c in (fleet.serviced, fleet.silent, fleet.busy)
+    }
+    assert len(backgrounds) == 3
+    order = [r.get_attribute("data-console-id") for r in _rows(browser)]
+    assert order[:2] == [fleet.silent, fleet.serviced]
+    summary = browser.find_element("id", "summary").text
+    assert "1 sin señal" in summary and "1 en mantenimiento" in summary
+    assert "(1)" in browser.title
 
 
 def test_status_page_links_each_console_to_its_history(browser: Any, fleet: PageFleet) -> None:

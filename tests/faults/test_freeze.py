@@ -11,88 +11,19 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.beating import Beating, counters, register, silences, states
 from tests.support.exporters import ExporterProcess
 from tests.support.tools import wait_until
 
 INACTIVE_AFTER = 3.0
 FREEZE_SECONDS = 15.0
-BEAT_SECONDS = 0.5
-
-
-class Beating:
-    """Consoles beating every BEAT_SECONDS, one thread each; a failed or timed-out post is tried
-    again at once, as a console retries (``failed`` counts them)."""
-
-    def __init__(self, url: str, consoles: list[str]) -> None:
-        self._url = url
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(c,)) for c in consoles]
-        self.failed = 0
-
-    def _run(self, console: str) -> None:
-        with httpx.Client(base_url=self._url, timeout=2) as http:
-            while not self._stop.is_set():
-                try:
-                    http.post(f"/api/consolas/{console}/heartbeat", json={"estado": "activa"})
-                except httpx.HTTPError:
-                    self.failed += 1
-                    continue
-                self._stop.wait(BEAT_SECONDS)
-
-    def __enter__(self) -> Beating:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(10)
-
-
-def register(http: httpx.Client) -> str:
-    console = str(uuid.uuid4())
-    body = {"id": console, "nombre": f"Consola {console[:8]}", "estado": "activa"}
-    assert http.post("/api/consolas/registrar", json=body).status_code == 201
-    return console
-
-
-def states(http: httpx.Client) -> dict[str, str]:
-    rows = http.get("/api/consolas", params={"limit": 10000}).json()["consolas"]
-    return {row["id"]: row["estado"] for row in rows}
-
-
-def silences(http: httpx.Client, console: str) -> int:
-    entries = http.get(f"/api/consolas/{console}/historial").json()["historial"]
-    return sum(1 for e in entries if e["motivo"] == "silencio")
-
-
-def counters(http: httpx.Client) -> dict[str, float]:
-    """``kind`` -> ``heartbeat_fleet_clock_anomalies_total``, and ``marked`` -> marked_inactive."""
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(http.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == "heartbeat_fleet_clock_anomalies_total":
-                found[sample.labels["kind"]] = sample.value
-            elif sample.name == "heartbeat_fleet_marked_inactive_total":
-                found["marked"] = sample.value
-    return found
 
 
 @pytest.fixture

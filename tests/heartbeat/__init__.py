@@ -1,1 +1,1 @@
-"""Tests of the worker library, its agent and `heartbeat status`."""
+"""Tests of the worker library, its agent, and the status, maintenance and retire commands."""

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from heartbeat import status
+from heartbeat.console_view import parse_time
 from tests.support.exporters import ExporterProcess, run_exporter
 from tests.support.fleet_api import console, heartbeat, register
 from tests.support.tools import REPO_ROOT, free_port, wait_until
@@ -167,3 +171,126 @@ def test_heartbeat_status_command_runs_through_the_dispatcher(fleet: Fleet) -> N
     )
     assert result.returncode == 0, result.stderr
     assert fleet.silent[:8] in result.stdout.splitlines()[1]
+
+
+@dataclass
+class ServicedFleet:
+    """A running exporter with consoles in maintenance beside a silent and a busy one."""
+
+    exporter: ExporterProcess
+    dark: str  # in maintenance and silent (the sweeper leaves it alone)
+    serviced: str  # in maintenance, still reporting
+    dead: str  # silent, no maintenance
+    busy: str
+
+    @property
+    def api(self) -> str:
+        return self.exporter.url + "/api"
+
+
+def _maintenance(url: str, console_id: str, **body: object) -> dict[str, object]:
+    response = requests.post(f"{url}/api/consolas/{console_id}/mantenimiento", json=body, timeout=5)
+    assert response.status_code == 200, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+@pytest.fixture(scope="module")
+def serviced_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicedFleet]:
+    workdir = tmp_path_factory.mktemp("status-maintenance")
+    with run_exporter(str(workdir / "consolas.db"), ["--sweep-interval", "0.2"]) as exporter:
+        url = exporter.url
+        dark = register(url, "Consola taller-3", interval=1.0)
+        _maintenance(url, dark, minutos=120, motivo="cambio de disco")
+        serviced = register(url, "Consola taller-4")
+        _maintenance(url, serviced, minutos=60)
+        busy = register(url, "Consola render-a")
+        heartbeat(url, busy, "ocupada", video="Video Historia 1 (2/5)")
+        dead = register(url, "Consola render-z", interval=1.0)
+        wait_until(lambda: console(url, dead)["estado"] == "inactiva", timeout=15)
+        last_seen = parse_time(console(url, dark)["ultimoContacto"])
+        assert last_seen is not None
+        wait_until(lambda: time.time() - last_seen > 2.5, timeout=5)  # past its 2 s threshold
+        yield ServicedFleet(exporter, dark, serviced, dead, busy)
+
+
+def _line(out: str, console_id: str) -> str:
+    return next(line for line in out.splitlines() if console_id[:8] in line)
+
+
+def test_status_marks_a_console_in_maintenance_mant_not_silent_with_its_end_and_reason(
+    serviced_fleet: ServicedFleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "--api-base-url", serviced_fleet.api)
+    assert code == 0
+    assert out.splitlines()[0].split()[-1] == "MAINTENANCE"
+    until = console(serviced_fleet.exporter.url, serviced_fleet.dark)["mantenimientoHasta"]
+    end = datetime.fromisoformat(until.replace("Z", "+00:00")).astimezone()
+    hhmm = end.strftime(
+        "%H:%M" if end.date() == datetime.now().astimezone().date() else "%Y-%m-%d %H:%M"
+    )
+    dark = _line(out, serviced_fleet.dark)
+    assert dark.startswith("MANT. ") and "SILENT" not in dark
+    assert dark.rstrip().endswith(f"mantenimiento hasta {hhmm} (cambio de disco)")
+    assert _line(out, serviced_fleet.serviced).startswith("MANT. ")
+    assert _line(out, serviced_fleet.dead).startswith("SILENT")
+    assert _line(out, serviced_fleet.busy).startswith(" ")
+    assert "4 consoles" in out and "(1 silent, 2 in maintenance)" in out
+
+
+def test_status_lists_silent_consoles_first_then_those_in_maintenance(
+    serviced_fleet: ServicedFleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _run(capsys, "--api-base-url", serviced_fleet.api)
+    lines = out.splitlines()[1:5]
+    assert [line.split()[0] for line in lines[:3]] == ["SILENT", "MANT.", "MANT."]
+    assert serviced_fleet.busy[:8] in lines[3]
+
+
+def test_status_inactive_includes_a_silent_console_in_maintenance_not_a_reporting_one(
+    serviced_fleet: ServicedFleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _run(capsys, "--api-base-url", serviced_fleet.api, "--json", "--inactive")
+    listed = {c["id"] for c in json.loads(out)["consolas"]}
+    assert listed == {serviced_fleet.dead, serviced_fleet.dark}
+
+
+def test_status_json_flags_maintenance_and_passes_the_api_keys_through(
+    serviced_fleet: ServicedFleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _run(capsys, "--api-base-url", serviced_fleet.api, "--json")
+    body = json.loads(out)
+    by_id = {c["id"]: c for c in body["consolas"]}
+    assert body["silenciosas"] == 1 and body["enMantenimiento"] == 2
+    dark = by_id[serviced_fleet.dark]
+    assert dark["silenciosa"] is False and dark["enMantenimiento"] is True
+    assert dark["mantenimientoMotivo"] == "cambio de disco" and dark["mantenimientoHasta"]
+    assert by_id[serviced_fleet.dead]["enMantenimiento"] is False
+    assert by_id[serviced_fleet.busy]["mantenimientoHasta"] is None
+
+
+def test_status_shows_the_date_of_a_maintenance_ending_another_day() -> None:
+    now = time.time()
+    until = now + 3 * 86400
+    hasta = datetime.fromtimestamp(until).astimezone().isoformat()
+    rows = status.rows_for([{"id": "x", "estado": "activa", "mantenimientoHasta": hasta}], now)
+    expected = datetime.fromtimestamp(until).strftime("%Y-%m-%d %H:%M")
+    assert f"mantenimiento hasta {expected}" in status.render_table(rows)
+
+
+def test_status_treats_a_maintenance_that_has_ended_as_none() -> None:
+    now = time.time()
+    ended = datetime.fromtimestamp(now - 60).astimezone().isoformat()
+    rows = status.rows_for(
+        [
+            {
+                "id": "x",
+                "estado": "inactiva",
+                "detenidaLimpiamente": False,
+                "mantenimientoHasta": ended,
+            }
+        ],
+        now,
+    )
+    assert rows[0].silent and not rows[0].in_maintenance
+    assert "MAINTENANCE" not in status.render_table(rows)

@@ -90,7 +90,7 @@ def test_worker_commands_run_from_the_base_install(worker_venv: Path, tmp_path: 
     console_id = created.stdout.strip()
     assert uuid.UUID(console_id).version == 4
     assert (tmp_path / ".console-id").read_text(encoding="utf-8").strip() == console_id
-    for command in ("agent", "status"):
+    for command in ("agent", "status", "maintenance", "retire"):
         helped = run(worker_venv, command, "--help", cwd=tmp_path)
         assert helped.returncode == 0, helped.stderr
         assert f"heartbeat {command}" in helped.stdout

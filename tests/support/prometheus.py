@@ -48,6 +48,12 @@ class RunningPrometheus:
         """Alerts currently pending or firing."""
         return _api_get(self.url, "/api/v1/alerts", {})["alerts"]  # type: ignore[no-any-return]
 
+    def alertmanagers(self) -> list[str]:
+        """URLs of the Alertmanagers it has discovered (it drops alerts until it has one, and
+        sends a still-firing alert again only a minute later)."""
+        active = _api_get(self.url, "/api/v1/alertmanagers", {})["activeAlertmanagers"]
+        return [str(entry["url"]) for entry in active]
+
     def targets_up(self) -> bool:
         """True once every active target has been scraped successfully."""
         active = _api_get(self.url, "/api/v1/targets", {})["activeTargets"]

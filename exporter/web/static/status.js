@@ -29,6 +29,21 @@
     if (s < 86400) { return "hace " + Math.floor(s / 3600) + " h"; }
     return "hace " + Math.floor(s / 86400) + " d";
   }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function localTime(t) {
+    var d = new Date(t), today = new Date(now());
+    var time = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    if (d.toDateString() === today.toDateString()) { return time; }
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + time;
+  }
+  function maintenanceUntil(c) {
+    var t = parseTime(c.mantenimientoHasta);
+    return t !== null && t > now() ? t : null;
+  }
+  function maintenanceText(c) {
+    var t = maintenanceUntil(c);
+    return t === null ? "" : "mantenimiento hasta " + localTime(t);
+  }
   function isSilent(c) {
     if (c.estado === "inactiva") { return !c.detenidaLimpiamente; }
     var seen = parseTime(c.ultimoContacto);
@@ -62,8 +77,12 @@
     var counts = {};
     rows.forEach(function (r) { counts[r.c.estado] = (counts[r.c.estado] || 0) + 1; });
     var silent = rows.filter(function (r) { return r.silent; }).length;
+    var serviced = rows.filter(function (r) { return r.maintenance; }).length;
     var items = [el("li", "chip", rows.length + " consolas")];
     if (silent) { items.push(el("li", "chip silent-count", silent + " sin señal")); }
+    if (serviced) {
+      items.push(el("li", "chip maintenance-count", serviced + " en mantenimiento"));
+    }
     ["activa", "ocupada", "esperando", "error", "inactiva"].forEach(function (estado) {
       if (counts[estado]) { items.push(el("li", "chip", counts[estado] + " " + estado)); }
     });
@@ -72,9 +91,13 @@
   }
 
   function renderFleet(consoles) {
-    var rows = consoles.map(function (c) { return { c: c, silent: isSilent(c) }; });
+    var rows = consoles.map(function (c) {
+      var maintenance = maintenanceUntil(c) !== null;
+      return { c: c, maintenance: maintenance, silent: !maintenance && isSilent(c) };
+    });
     rows.sort(function (a, b) {
       if (a.silent !== b.silent) { return a.silent ? -1 : 1; }
+      if (a.maintenance !== b.maintenance) { return a.maintenance ? -1 : 1; }
       var ai = a.c.estado === "inactiva", bi = b.c.estado === "inactiva";
       if (ai !== bi) { return ai ? -1 : 1; }
       return String(a.c.nombre).localeCompare(String(b.c.nombre)) ||
@@ -83,16 +106,26 @@
     var body = document.createDocumentFragment();
     rows.forEach(function (r) {
       var c = r.c;
-      var tr = el("tr", "estado-" + c.estado + (r.silent ? " silent" : ""));
+      var tr = el("tr", "estado-" + c.estado + (r.silent ? " silent" : "") +
+        (r.maintenance ? " maintenance" : ""));
       tr.dataset.consoleId = c.id;
       tr.dataset.estado = c.estado;
       var state = el("span");
       state.append(stateBadge(c.estado));
       if (r.silent) { state.append(el("span", "badge", "SIN SEÑAL")); }
+      if (r.maintenance) { state.append(el("span", "badge maint", "MANTENIMIENTO")); }
       var link = el("a", "name", c.nombre);
       link.href = "#consola/" + encodeURIComponent(c.id);
       link.title = c.id;
       var work = el("span");
+      if (r.maintenance) {
+        var until = el("div", "maint-until", maintenanceText(c));
+        if (c.mantenimientoMotivo) { until.title = c.mantenimientoMotivo; }
+        work.append(until);
+        if (c.mantenimientoMotivo) {
+          work.append(el("div", "maint-reason", c.mantenimientoMotivo));
+        }
+      }
       if (c.videoEnProceso) { work.append(el("span", "video", c.videoEnProceso)); }
       if (c.estado === "error" && c.ultimoError) {
         work.append(el("div", "err", errorText(c.ultimoError)));
@@ -112,6 +145,8 @@
     var facts = [["Estado", stateBadge(c.estado)], ["ID", c.id],
       ["Video", c.videoEnProceso || "—"], ["Último error", errorText(c.ultimoError) || "—"],
       ["Último contacto", ago(c.ultimoContacto) + " (" + (c.ultimoContacto || "—") + ")"],
+      ["Mantenimiento", maintenanceUntil(c) === null ? "—" : maintenanceText(c) +
+        (c.mantenimientoMotivo ? " — " + c.mantenimientoMotivo : "")],
       ["Umbral de inactividad", c.umbralInactividadSegundos + " s"],
       ["Host", (c.sistema && c.sistema.hostname) || "—"]];
     var dl = document.createDocumentFragment();

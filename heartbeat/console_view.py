@@ -1,0 +1,77 @@
+"""A console from the API as the operator commands print it: label, maintenance, safe text.
+
+Times are the operator's local time: ``17:30`` on the same day, ``2026-03-14 17:30`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from consola_wire.protocol import KEY_MANTENIMIENTO_HASTA, KEY_MANTENIMIENTO_MOTIVO
+
+SHORT_ID_CHARS = 8
+
+
+def parse_time(text: object) -> float | None:
+    """Unix seconds of an ISO-8601 timestamp from the API (``...Z``), or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def one_line(text: str) -> str:
+    """Control characters (newlines, escape sequences) shown as spaces: a name cannot redraw the
+    operator's terminal."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def short_id(console_id: str) -> str:
+    """The first characters of an id, as ``heartbeat status`` shows it, with ``…`` when cut."""
+    cut = console_id[:SHORT_ID_CHARS]
+    return cut + "…" if len(console_id) > SHORT_ID_CHARS else cut
+
+
+def console_label(console: Mapping[str, Any]) -> str:
+    """``Consola taller-3 (550e8400…)``; ``Consola <full id>`` when the name is unknown."""
+    console_id = one_line(str(console.get("id", "")))
+    name = one_line(str(console.get("nombre") or "")).strip()
+    if not name:
+        return f"Consola {console_id}"
+    prefix = "" if name.lower().startswith("consola") else "Consola "
+    return f"{prefix}{name} ({short_id(console_id)})"
+
+
+def local_time(seconds: float, now: float, tz: tzinfo | None = None) -> str:
+    """``17:30`` when ``seconds`` falls on the same day as ``now``, else ``2026-03-14 17:30``
+    (local time unless ``tz`` says otherwise)."""
+    moment = datetime.fromtimestamp(seconds, tz).astimezone(tz)
+    today = datetime.fromtimestamp(now, tz).astimezone(tz).date()
+    return moment.strftime("%H:%M" if moment.date() == today else "%Y-%m-%d %H:%M")
+
+
+def maintenance_until(console: Mapping[str, Any], now: float) -> float | None:
+    """End of the console's maintenance (Unix seconds) while it lasts, else None."""
+    until = parse_time(console.get(KEY_MANTENIMIENTO_HASTA))
+    return until if until is not None and until > now else None
+
+
+def maintenance_reason(console: Mapping[str, Any]) -> str | None:
+    """The operator's reason for the maintenance, printable, or None."""
+    reason = console.get(KEY_MANTENIMIENTO_MOTIVO)
+    text = one_line(reason).strip() if isinstance(reason, str) else ""
+    return text or None
+
+
+def maintenance_note(console: Mapping[str, Any], now: float, tz: tzinfo | None = None) -> str:
+    """``mantenimiento hasta 17:30 (cambio de disco)``; empty when it has none."""
+    until = maintenance_until(console, now)
+    if until is None:
+        return ""
+    reason = maintenance_reason(console)
+    note = f"mantenimiento hasta {local_time(until, now, tz)}"
+    return f"{note} ({reason})" if reason else note
