@@ -55,6 +55,14 @@ SILENCE_INHIBITORS = {
     "HeartbeatExporterNotIngesting",
 }
 RECEIVER_BY_SEVERITY = {"critical": "pager", "warning": "ticket", "info": "low-priority"}
+#: Present for each console in maintenance; every alert that notifies leaves those consoles out.
+IN_MAINTENANCE = "console_id:heartbeat_fleet_console_in_maintenance:max"
+MAINTENANCE_ALERT = "HeartbeatConsoleInMaintenance"
+#: Records that already leave consoles in maintenance out (the alerts built on them inherit it).
+MAINTENANCE_FREE_RECORDS = (
+    "console_id:heartbeat_fleet_silent_seconds_since_last_seen:min",
+    "job:heartbeat_fleet_consoles_expected:count",
+)
 
 
 def _load(path: Path) -> Any:
@@ -270,7 +278,10 @@ def test_per_console_fleet_alerts_carry_the_console_identity() -> None:
 def test_no_rule_measures_an_exporter_timestamp_against_prometheus_time() -> None:
     """time() - heartbeat_fleet_*_timestamp_seconds is off by the exporter's clock skew: the
     fleet rules subtract from the exporter's own clock (heartbeat_fleet_time_seconds) instead."""
-    fleet_rules = [r for r in _rules() if "heartbeat_fleet_" in r["expr"]]
+    # The maintenance exclusion is a set operation on presence; it measures no time.
+    fleet_rules = [
+        r for r in _rules() if "heartbeat_fleet_" in r["expr"].replace(IN_MAINTENANCE, "")
+    ]
     assert fleet_rules
     assert [r.get("record") or r["alert"] for r in fleet_rules if "time()" in r["expr"]] == []
 
@@ -281,6 +292,25 @@ def test_silence_page_requires_the_exporters_verdict_and_excludes_clean_stops() 
     assert 'state="inactiva"' in silent
     assert "stopped_cleanly" in silent
     assert "inactive_after_seconds" in silent
+
+
+def test_fleet_figures_that_page_leave_consoles_in_maintenance_out() -> None:
+    records = {r["record"]: " ".join(r["expr"].split()) for r in _rules() if "record" in r}
+    for record in MAINTENANCE_FREE_RECORDS:
+        assert f"unless on (job, console_id) {IN_MAINTENANCE}" in records[record], record
+
+
+def test_no_alert_that_notifies_fires_for_a_console_in_maintenance() -> None:
+    per_console = [
+        a for a in _alerts() if a["labels"]["severity"] != "info" and "console_id" in a["expr"]
+    ]
+    assert SILENT_PAGE in {a["alert"] for a in per_console}
+    bad = [
+        a["alert"]
+        for a in per_console
+        if not any(name in a["expr"] for name in (IN_MAINTENANCE, *MAINTENANCE_FREE_RECORDS))
+    ]
+    assert bad == []
 
 
 # --- promtool test coverage ----------------------------------------------------------------------
@@ -445,12 +475,26 @@ def test_alertmanager_example_sends_the_watchdog_to_the_dead_mans_switch(
 FAKE_EXPORTER_SKEW_SECONDS = -1200.0
 
 
+#: c3's maintenance ends this long after the fake exporter's clock: still ahead on that clock,
+#: already past on Prometheus's (the rules must judge it on the exporter's).
+FAKE_MAINTENANCE_LEFT_SECONDS = 600.0
+
+
 def _fleet_exposition() -> bytes:
     """Fleet metrics as the exporter serves them: c1 dead an hour ago and marked, c2 healthy,
-    all on an exporter clock 20 minutes behind Prometheus's."""
+    c3 like c1 but in maintenance, all on an exporter clock 20 minutes behind Prometheus's."""
     now = time.time() + FAKE_EXPORTER_SKEW_SECONDS
     lines = [f"heartbeat_fleet_time_seconds {now}", "heartbeat_fleet_database_up 1"]
-    for cid, last_seen, state in (("c1", now - 3600, "inactiva"), ("c2", now, "activa")):
+    lines.append(
+        'heartbeat_fleet_console_maintenance_until_timestamp_seconds{console_id="c3"} '
+        f"{now + FAKE_MAINTENANCE_LEFT_SECONDS}"
+    )
+    consoles = (
+        ("c1", now - 3600, "inactiva"),
+        ("c2", now, "activa"),
+        ("c3", now - 3600, "inactiva"),
+    )
+    for cid, last_seen, state in consoles:
         lines += [
             f'heartbeat_fleet_last_seen_timestamp_seconds{{console_id="{cid}"}} {last_seen}',
             f'heartbeat_fleet_inactive_after_seconds{{console_id="{cid}"}} 600',
@@ -491,7 +535,7 @@ def fake_exporter() -> Iterator[str]:
         server.server_close()
 
 
-def test_real_prometheus_pages_the_silent_console_by_name_and_not_the_healthy_one(
+def test_real_prometheus_pages_the_silent_console_by_name_not_a_healthy_one_nor_one_in_maintenance(
     tmp_path: Path, webhook_sink: WebhookSink, fake_exporter: str
 ) -> None:
     with (
@@ -504,15 +548,19 @@ def test_real_prometheus_pages_the_silent_console_by_name_and_not_the_healthy_on
         ) as prom,
     ):
         wait_until(lambda: webhook_sink.alertnames("/pager"), timeout=30)
-        firing = {
-            (a["labels"]["alertname"], a["labels"].get("console_id"))
+        # pending or firing: c3 (like c1, but in maintenance) must be neither
+        alerts = {
+            (a["labels"]["alertname"], a["labels"].get("console_id")): a["state"]
             for a in prom.alerts()
-            if a["state"] == "firing"
         }
     page = next(n for p, n in webhook_sink.received if p == "/pager")
     assert [a["labels"]["name"] for a in page["alerts"]] == ["consola-c1"]
     # measured on the exporter's clock: an hour, not an hour and the 20 minutes of skew
     assert "has sent no heartbeat for 1h 0m 0s" in page["alerts"][0]["annotations"]["description"]
     assert page["alerts"][0]["annotations"]["runbook_url"].endswith("#heartbeatconsolesilent")
-    assert (SILENT_PAGE, "c1") in firing
-    assert not any(console_id == "c2" for _, console_id in firing)
+    assert alerts.get((SILENT_PAGE, "c1")) == "firing"
+    assert not any(console_id == "c2" for _, console_id in alerts)
+    assert (SILENT_PAGE, "c3") not in alerts
+    # its end is still ahead on the exporter's clock (already past on Prometheus's)
+    assert alerts.get((MAINTENANCE_ALERT, "c3")) == "firing"
+    assert (MAINTENANCE_ALERT, "c1") not in alerts
