@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.beating import register, silences, states
 from tests.support.clock import ManualClock
 from tests.support.exporters import EmbeddedExporter, ExporterProcess, exporter_config
 from tests.support.prometheus import ScrapeJob, run_prometheus
@@ -34,23 +33,6 @@ def start(database: str, clock: ManualClock) -> EmbeddedExporter:
 def sweeps(exporter: EmbeddedExporter, count: int = 3) -> None:
     target = exporter.service.sweeps + count
     wait_until(lambda: exporter.service.sweeps >= target)
-
-
-def register(http: httpx.Client, **extra: Any) -> str:
-    console = str(uuid.uuid4())
-    body = {"id": console, "nombre": f"Consola {console[:8]}", "estado": "activa", **extra}
-    assert http.post("/api/consolas/registrar", json=body).status_code == 201
-    return console
-
-
-def states(http: httpx.Client) -> dict[str, str]:
-    rows = http.get("/api/consolas", params={"limit": 10000}).json()["consolas"]
-    return {row["id"]: row["estado"] for row in rows}
-
-
-def silences(http: httpx.Client, console: str) -> int:
-    entries = http.get(f"/api/consolas/{console}/historial").json()["historial"]
-    return sum(1 for e in entries if e["motivo"] == "silencio")
 
 
 def marked_total(http: httpx.Client) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from types import TracebackType
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -50,10 +51,10 @@ class Beating:
             thread.join(10)
 
 
-def register(http: httpx.Client) -> str:
-    """A new console registered over ``http``; its id."""
+def register(http: httpx.Client, **extra: Any) -> str:
+    """A new console registered over ``http`` (``extra`` keys added to the body); its id."""
     console = str(uuid.uuid4())
-    body = {"id": console, "nombre": f"Consola {console[:8]}", "estado": "activa"}
+    body = {"id": console, "nombre": f"Consola {console[:8]}", "estado": "activa", **extra}
     assert http.post("/api/consolas/registrar", json=body).status_code == 201
     return console
 
