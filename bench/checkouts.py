@@ -15,42 +15,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
+import os
+import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.fleet import register_consoles
-from bench.procs import LOG_DIR, ceiling, plain_registry
+from bench.procs import ceiling, exporter, plain_registry
 from bench.report import median, percentile
 from bench.scrape import scrape
 from bench.wrk_runner import run_wrk
-from tests.support.exporters import ExporterProcess
 from tests.support.tools import REPO_ROOT
 
 SCRIPT = "heartbeat.lua"
 CONNECTIONS = 64
 
 
-@contextlib.contextmanager
-def exporter_from(checkout: Path, database: str) -> Iterator[ExporterProcess]:
-    """``python -m exporter`` of ``checkout``, on ``database`` (SQLite, synchronous=FULL)."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    process = ExporterProcess(
-        database,
-        ["--log-level", "warning"],
-        env={"PYTHONPATH": str(checkout)},
-        cwd=checkout,
-        log_path=LOG_DIR / f"exporter-{checkout.name}-{time.monotonic_ns()}.log",
+def fill(checkout: Path, database: Path, consoles: int) -> None:
+    """Register the same consoles in ``database`` with ``checkout``'s own code, so each
+    exporter finds its own schema (``bench/fleet.py`` of that checkout)."""
+    script = (
+        "import sys\nfrom bench.fleet import register_consoles\n"
+        "register_consoles(sys.argv[1], int(sys.argv[2]))\n"
     )
-    process.start(timeout=120.0)
-    try:
-        yield process
-    finally:
-        process.stop()
+    subprocess.run(
+        [sys.executable, "-c", script, str(database), str(consoles)],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+        check=True,
+        timeout=600,
+    )
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -59,16 +55,14 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """Heartbeats/s per trial for each exporter and the ceiling, interleaved."""
-    base = tmp / "ingest.db"
-    register_consoles(str(base), args.consoles)
     rates: dict[str, list[float]] = {name: [] for name in [*checkouts, "ceiling"]}
     p99s: dict[str, list[float]] = {name: [] for name in rates}
     with contextlib.ExitStack() as stack:
         urls: dict[str, tuple[str, int]] = {}
         for name, checkout in checkouts.items():
             database = tmp / f"ingest-{name}.db"
-            shutil.copy(base, database)
-            ex = stack.enter_context(exporter_from(checkout, str(database)))
+            fill(checkout, database, args.consoles)
+            ex = stack.enter_context(exporter(str(database), checkout=checkout))
             assert ex.process is not None
             urls[name] = (ex.url, ex.process.pid)
         ceiling_server = stack.enter_context(ceiling())
@@ -98,15 +92,13 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
 
 def scrapes(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """Steady fleet /metrics seconds per exporter and for the plain registry, interleaved."""
-    base = tmp / "scrape.db"
-    register_consoles(str(base), args.consoles)
     times: dict[str, list[float]] = {name: [] for name in [*checkouts, "prometheus_client"]}
     with contextlib.ExitStack() as stack:
         ports: dict[str, tuple[int, str]] = {}
         for name, checkout in checkouts.items():
             database = tmp / f"scrape-{name}.db"
-            shutil.copy(base, database)
-            ex = stack.enter_context(exporter_from(checkout, str(database)))
+            fill(checkout, database, args.consoles)
+            ex = stack.enter_context(exporter(str(database), checkout=checkout))
             ports[name] = (ex.port, "/metrics")
         plain = stack.enter_context(plain_registry(args.consoles))
         ports["prometheus_client"] = (plain.port, "/metrics")

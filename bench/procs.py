@@ -89,13 +89,18 @@ class Server:
 
 
 @contextlib.contextmanager
-def exporter(database: str, args: Sequence[str] = ()) -> Iterator[ExporterProcess]:
-    """The real exporter (``python -m exporter``) on ``database``, logging warnings only."""
+def exporter(
+    database: str, args: Sequence[str] = (), checkout: Path = REPO_ROOT
+) -> Iterator[ExporterProcess]:
+    """The real exporter (``python -m exporter``) on ``database``, logging warnings only;
+    ``checkout``'s code when another checkout is given (run from its folder)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     process = ExporterProcess(
         database,
         ["--log-level", "warning", *args],
-        log_path=LOG_DIR / f"exporter-{time.monotonic_ns()}.log",
+        env={"PYTHONPATH": str(checkout)} if checkout != REPO_ROOT else None,
+        cwd=checkout,
+        log_path=LOG_DIR / f"exporter-{checkout.name}-{time.monotonic_ns()}.log",
     )
     process.start(timeout=60.0)
     try:
