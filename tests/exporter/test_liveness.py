@@ -162,7 +162,7 @@ def test_old_history_is_pruned_by_retention(database: str, clock: ManualClock) -
         EmbeddedExporter(config, clock=clock) as running,
         httpx.Client(base_url=running.url, timeout=10) as client,
     ):
-        old = register(client)
+        old = register(client, intervaloSegundos=3600)  # not silent at +3601 s: 7200 s threshold
         clock.advance(3601)
         client.post(f"/api/consolas/{old}/heartbeat", json={"estado": "error"})
         let_sweeper_run(running)
