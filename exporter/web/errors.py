@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from consola_wire import WireError
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage import StorageUnavailableError
+from exporter.web.body_drain import drain_body
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def endpoint(route: str, metrics: ProcessMetrics) -> Callable[[Handler], Handler
                 response = JSONResponse(
                     {"error": "internal", "message": "internal server error"}, status_code=500
                 )
+            if response.status_code >= 400:
+                await drain_body(request)  # so the answer arrives instead of a reset
             metrics.request(route, response.status_code)
             return response
 
