@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from exporter.clock_watch import KINDS
+from exporter.clock import KINDS
 
 #: Route labels of ``heartbeat_fleet_http_requests_total``, initialised at 0.
 ROUTES = (

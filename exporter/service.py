@@ -11,9 +11,17 @@ from typing import TypeVar
 import anyio.to_thread
 
 from consola_wire import Heartbeat, Registration
-from exporter.clock import Clock, Monotonic, system_clock, system_monotonic
-from exporter.clock_watch import TICK_SECONDS, ClockAnomaly, ClockWatch
+from exporter.clock import (
+    TICK_SECONDS,
+    Clock,
+    ClockAnomaly,
+    ClockWatch,
+    Monotonic,
+    system_clock,
+    system_monotonic,
+)
 from exporter.config import ExporterConfig
+from exporter.failure_log import FailureLog
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage import Storage, StorageUnavailableError, open_storage
 from exporter.storage.records import (
@@ -65,6 +73,7 @@ class ExporterService:
         self._watcher: asyncio.Task[None] | None = None
         #: Completed sweeps (tests wait on it instead of sleeping).
         self.sweeps = 0
+        self._sweep_failures = FailureLog(log, "sweeps skipped: the database is unavailable")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -200,8 +209,9 @@ class ExporterService:
             await asyncio.sleep(self.config.sweep_interval)
             try:
                 await self.sweep()
+                self._sweep_failures.recovered()
             except StorageUnavailableError as exc:
-                log.warning("sweep skipped: %s", exc)
+                self._sweep_failures.failed(exc)
             except Exception:
                 log.exception("sweep failed")
 

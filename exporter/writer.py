@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.failure_log import FailureLog
 from exporter.storage.base import Storage
 from exporter.storage.records import StorageUnavailableError, WriteOp, WriteResult
 
@@ -70,6 +71,7 @@ class GroupCommitWriter:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="exporter-writer", daemon=True)
         self._closed = False
+        self._failures = FailureLog(log, "write batches refused by the database")
         self.batches = 0
 
     def start(self) -> None:
@@ -134,8 +136,9 @@ class GroupCommitWriter:
         try:
             outcomes = list(self._storage.write_batch([p.op for p in batch]))
             self._on_health(True, "")
+            self._failures.recovered()
         except StorageUnavailableError as exc:
-            log.warning("write batch of %d failed: %s", len(batch), exc)
+            self._failures.failed(f"a batch of {len(batch)}: {exc}")
             self._on_health(False, str(exc))
             outcomes = [exc] * len(batch)
         except Exception as exc:

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consola_wire import Heartbeat, Registration
-from exporter.clock_watch import STALL_SECONDS, STEP_SECONDS, ClockAnomaly, ClockWatch
+from exporter.clock import STALL_SECONDS, STEP_SECONDS, ClockAnomaly, ClockWatch
 from exporter.config import ExporterConfig
 from exporter.fleet.renderer import FleetRenderer
 from exporter.service import ExporterService
