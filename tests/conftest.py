@@ -8,6 +8,7 @@
   ``exporter_settings`` fixture returns (override it: tokens, sweep interval, thresholds);
   ``client``: an ``httpx.Client`` on it.
 - ``storage``: the storage layer opened on ``database``, without a server.
+- ``own_postgres``: a PostgreSQL server of the test's own, to stop or break.
 - ``api``: a :class:`RecordingApi` standing in for the consoles API (library tests).
 - ``webhook_sink``: a loopback receiver of Alertmanager webhooks.
 
@@ -28,6 +29,7 @@ from exporter.storage import Storage, open_storage
 from tests.support.alerting import WebhookSink
 from tests.support.clock import ManualClock
 from tests.support.exporters import BACKENDS, EmbeddedExporter, database_for, embedded_exporter
+from tests.support.postgres import RunningPostgres, start_postgres
 from tests.support.recording_api import RecordingApi
 
 #: Where the ``clock`` fixture starts (2027-01-15T08:00:00Z).
@@ -96,6 +98,16 @@ def storage(database: str) -> Iterator[Storage]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[RunningPostgres]:
+    """A PostgreSQL server of the test's own, for tests that stop, freeze or break it."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

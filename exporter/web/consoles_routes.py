@@ -135,14 +135,17 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
         }
         return JSONResponse(body)
 
-    @endpoint("consola", m)
-    async def consola(request: Request) -> Response:
-        """GET /api/consolas/{id}."""
-        console_id = _path_id(request)
+    async def console_answer(console_id: str) -> Response:
+        """The console as JSON, or its 404."""
         record = await service.read(lambda: storage.get_console(console_id))
         if record is None:
             raise _not_found(console_id)
         return JSONResponse(console_json(record))
+
+    @endpoint("consola", m)
+    async def consola(request: Request) -> Response:
+        """GET /api/consolas/{id}."""
+        return await console_answer(_path_id(request))
 
     @endpoint("inactivas", m)
     async def inactivas(request: Request) -> Response:
@@ -206,10 +209,7 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
             until, reason = window.until, window.reason
         if not await service.maintenance(console_id, until, reason):
             raise _not_found(console_id)
-        record = await service.read(lambda: storage.get_console(console_id))
-        if record is None:
-            raise _not_found(console_id)
-        return JSONResponse(console_json(record))
+        return await console_answer(console_id)
 
     @endpoint("eliminar", m)
     async def eliminar(request: Request) -> Response:

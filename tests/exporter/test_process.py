@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tests.support.exporters import (
     ExporterProcess,
     run_exporter,
 )
-from tests.support.postgres import shared_postgres, start_postgres
+from tests.support.postgres import shared_postgres
 from tests.support.tools import REPO_ROOT, wait_until
 
 
@@ -148,13 +147,6 @@ def test_help_shows_every_default_and_env_variable() -> None:
     ):
         assert flag in text
         assert f"(env {env}; default: {default})" in text
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[object]:
-    server = start_postgres()
-    yield server
-    server.stop()
 
 
 def test_lost_database_gives_503_and_readyz_says_why_then_recovers(

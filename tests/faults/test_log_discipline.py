@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.exporters import run_exporter
-from tests.support.postgres import RunningPostgres, start_postgres
+from tests.support.postgres import RunningPostgres
 from tests.support.tools import wait_until
 
 REFUSED_WRITES = 3000
 MAX_LOG_LINES = 200
 
 
-@pytest.fixture
-def postgres() -> Iterator[RunningPostgres]:
-    server = start_postgres()
-    yield server
-    server.stop()
-
-
 def test_3000_refused_writes_leave_few_log_lines_and_one_recovery_line(
-    postgres: RunningPostgres, tmp_path: Path
+    own_postgres: RunningPostgres, tmp_path: Path
 ) -> None:
+    postgres = own_postgres
     database = postgres.create_database()
     log_path = tmp_path / "exporter.log"
     args = ["--request-timeout", "2", "--sweep-interval", "0.2"]
