@@ -21,6 +21,7 @@ BENCHMARKS = {
     "worker": "bench.worker_cost",
     "detection": "bench.detection",
     "db": "bench.db_layer",
+    "targets": "bench.targets",
 }
 
 

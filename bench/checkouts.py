@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.procs import ceiling, exporter, plain_registry
+from bench.procs import asgi_ceiling, ceiling, exporter, plain_registry
 from bench.report import median, percentile
-from bench.scrape import scrape
+from bench.scrape import scrape, wait_ready
 from bench.wrk_runner import run_wrk
 from tests.support.tools import REPO_ROOT
 
@@ -55,7 +55,7 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """Heartbeats/s per trial for each exporter and the ceiling, interleaved."""
-    rates: dict[str, list[float]] = {name: [] for name in [*checkouts, "ceiling"]}
+    rates: dict[str, list[float]] = {name: [] for name in [*checkouts, "ceiling", "asgi_ceiling"]}
     p99s: dict[str, list[float]] = {name: [] for name in rates}
     with contextlib.ExitStack() as stack:
         urls: dict[str, tuple[str, int]] = {}
@@ -67,6 +67,8 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
             urls[name] = (ex.url, ex.process.pid)
         ceiling_server = stack.enter_context(ceiling())
         urls["ceiling"] = (ceiling_server.url, ceiling_server.pid)
+        asgi_server = stack.enter_context(asgi_ceiling())
+        urls["asgi_ceiling"] = (asgi_server.url, asgi_server.pid)
         order = list(urls)
         for url, _pid in urls.values():  # warm-up
             run_wrk(url, SCRIPT, seconds=2, connections=CONNECTIONS, consoles=args.consoles)
@@ -91,14 +93,19 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
 
 
 def scrapes(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """Steady fleet /metrics seconds per exporter and for the plain registry, interleaved."""
+    """Steady fleet /metrics seconds per exporter and for the plain registry, interleaved, and
+    each exporter's first scrape after it started (once its /readyz answered 200)."""
     times: dict[str, list[float]] = {name: [] for name in [*checkouts, "prometheus_client"]}
+    first: dict[str, float] = {}
     with contextlib.ExitStack() as stack:
         ports: dict[str, tuple[int, str]] = {}
         for name, checkout in checkouts.items():
             database = tmp / f"scrape-{name}.db"
             fill(checkout, database, args.consoles)
             ex = stack.enter_context(exporter(str(database), checkout=checkout))
+            wait_ready(ex.url)
+            first[name] = scrape(ex.port, "/metrics", repeats=0, accept_gzip=False)["first"]
+            print(f"  scrape {name} first after start: {first[name] * 1e3:.1f} ms")
             ports[name] = (ex.port, "/metrics")
         plain = stack.enter_context(plain_registry(args.consoles))
         ports["prometheus_client"] = (plain.port, "/metrics")
@@ -107,7 +114,10 @@ def scrapes(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> 
                 result = scrape(port, path, repeats=args.scrape_repeats, accept_gzip=False)
                 times[name].extend(result["times"])
                 print(f"  scrape {name} round {round_index}: {result['median'] * 1e3:.1f} ms")
-    return {name: {"seconds": summary(values), "trials": values} for name, values in times.items()}
+    return {
+        name: {"seconds": summary(values), "trials": values, "first": first.get(name)}
+        for name, values in times.items()
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,22 +137,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(folder)
         results = {"ingest": ingest(checkouts, args, tmp), "scrape": scrapes(checkouts, args, tmp)}
     lines = [f"`python -m bench.checkouts {' '.join(sys.argv[1:] if argv is None else argv)}`", ""]
-    lines += ["| exporter | heartbeats/s (median) | p99 | ÷ ceiling | /metrics (median) | "
-              "p99 | prometheus_client ÷ exporter |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| exporter | heartbeats/s (median) | p99 | ÷ Starlette ceiling | ÷ ASGI ceiling | "
+              "/metrics (median) | p99 | prometheus_client ÷ exporter | "
+              "first /metrics after start |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     ceiling_rate = results["ingest"]["ceiling"]["rate"]["median"]
+    asgi_rate = results["ingest"]["asgi_ceiling"]["rate"]["median"]
     plain_seconds = results["scrape"]["prometheus_client"]["seconds"]["median"]
     for name, checkout in checkouts.items():
         i, s = results["ingest"][name], results["scrape"][name]["seconds"]
         rate = i["rate"]["median"]
         lines.append(
             f"| {name} ({checkout}) | {rate:,.0f} | {i['p99']['median'] * 1e3:.1f} ms"
-            f" | {rate / ceiling_rate:.3f} | {s['median'] * 1e3:.1f} ms"
-            f" | {s['p99'] * 1e3:.1f} ms | {plain_seconds / s['median']:.1f}× |"
+            f" | {rate / ceiling_rate:.3f} | {rate / asgi_rate:.3f} | {s['median'] * 1e3:.1f} ms"
+            f" | {s['p99'] * 1e3:.1f} ms | {plain_seconds / s['median']:.1f}×"
+            f" | {results['scrape'][name]['first'] * 1e3:.1f} ms |"
         )
     lines.append(
-        f"| ceiling / prometheus_client | {ceiling_rate:,.0f} | "
-        f"{results['ingest']['ceiling']['p99']['median'] * 1e3:.1f} ms | 1 | "
-        f"{plain_seconds * 1e3:.1f} ms | – | 1× |"
+        f"| Starlette ceiling / prometheus_client | {ceiling_rate:,.0f} | "
+        f"{results['ingest']['ceiling']['p99']['median'] * 1e3:.1f} ms | 1 | – | "
+        f"{plain_seconds * 1e3:.1f} ms | – | 1× | – |"
+    )
+    lines.append(
+        f"| ASGI ceiling | {asgi_rate:,.0f} | "
+        f"{results['ingest']['asgi_ceiling']['p99']['median'] * 1e3:.1f} ms"
+        " | – | 1 | – | – | – | – |"
     )
     print("\n".join(lines))
     if args.output:

@@ -121,6 +121,18 @@ def ceiling() -> Iterator[Server]:
 
 
 @contextlib.contextmanager
+def asgi_ceiling() -> Iterator[Server]:
+    """The raw ASGI callable on the exporter's uvicorn stack (bench/asgi_ceiling.py)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.asgi_ceiling", str(port)]
+    server = Server("asgi-ceiling", argv, port, "/")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def pushgateway() -> Iterator[Server]:
     """Debian's Prometheus Pushgateway, in memory (no persistence file)."""
     port = free_port()

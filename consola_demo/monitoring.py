@@ -4,6 +4,9 @@ The demo's time runs about 60x faster than production's (2 s heartbeats instead 
 every ``for:`` in ``alerts/*.yml`` and Alertmanager's route timings are divided by 60 (minutes
 become seconds; ``for: 0m`` stays 0). Thresholds inside expressions are left alone: the silence
 threshold comes from the consoles' own interval, exported by the exporter.
+
+Prometheus finds the consoles as in production: the shipped console job (deploy/prometheus.yml)
+with its ``http_sd_configs`` pointed at the demo's exporter, refreshed every second.
 """
 
 from __future__ import annotations
@@ -51,6 +54,17 @@ def alerts_dir() -> Path | None:
     """The repository's ``alerts/`` folder (the demo runs from a clone), or None."""
     path = Path(__file__).resolve().parent.parent / "alerts"
     return path if path.is_dir() else None
+
+
+def shipped_console_job(targets_url: str) -> dict[str, Any]:
+    """deploy/prometheus.yml's ``heartbeat-console`` job with its http_sd pointed at
+    ``targets_url`` and refreshed every second; the file_sd example is left out."""
+    path = Path(__file__).resolve().parent.parent / "deploy" / "prometheus.yml"
+    shipped = yaml.safe_load(path.read_text(encoding="utf-8"))
+    job = next(j for j in shipped["scrape_configs"] if j["job_name"] == "heartbeat-console")
+    job.pop("file_sd_configs", None)
+    job["http_sd_configs"] = [{"url": targets_url, "refresh_interval": "1s"}]
+    return dict(job)
 
 
 def duration_seconds(text: str) -> float:
@@ -133,10 +147,11 @@ class Monitoring:
 def start_monitoring(
     workdir: Path,
     exporter_target: str,
-    console_targets: Sequence[str],
+    targets_url: str,
     webhook_base: str,
 ) -> Monitoring | str:
-    """Start Prometheus (+ Alertmanager) in ``workdir``; a message saying why not otherwise."""
+    """Start Prometheus (+ Alertmanager) in ``workdir``, finding the consoles at
+    ``targets_url`` (the exporter's http_sd); a message saying why not otherwise."""
     prometheus_bin = find_binary(PROMETHEUS_CANDIDATES)
     if prometheus_bin is None:
         return f"Prometheus is not installed: the alerts part is skipped. Install: {INSTALL_HINT}"
@@ -184,7 +199,7 @@ def start_monitoring(
         yaml.safe_dump(
             prometheus_config(
                 exporter_target,
-                console_targets,
+                targets_url,
                 rule_files,
                 None if alertmanager_url is None else alertmanager_url.split("//", 1)[1],
             ),
@@ -217,20 +232,18 @@ def start_monitoring(
 
 def prometheus_config(
     exporter_target: str,
-    console_targets: Sequence[str],
+    targets_url: str,
     rule_files: Sequence[str],
     alertmanager: str | None,
 ) -> dict[str, Any]:
-    """prometheus.yml for the demo: the contract's two jobs, scraped and evaluated every second."""
+    """prometheus.yml for the demo: the contract's two jobs, scraped and evaluated every second,
+    the consoles discovered through the exporter."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "rule_files": list(rule_files),
         "scrape_configs": [
             {"job_name": "heartbeat-exporter", "static_configs": [{"targets": [exporter_target]}]},
-            {
-                "job_name": "heartbeat-console",
-                "static_configs": [{"targets": list(console_targets)}],
-            },
+            shipped_console_job(targets_url),
         ],
     }
     if alertmanager:

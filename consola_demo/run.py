@@ -21,7 +21,6 @@ from consola_demo import console as console_child
 from consola_demo.fleet import ConsoleSpec, SimulatedConsole
 from consola_demo.monitoring import Monitoring, start_monitoring
 from consola_demo.processes import (
-    LOOPBACK,
     ChildProcess,
     ChildStartError,
     free_port,
@@ -29,6 +28,7 @@ from consola_demo.processes import (
 )
 from consola_demo.view import FleetView
 from consola_demo.webhook import WebhookReceiver
+from consola_wire.protocol import PROMETHEUS_TARGETS_PATH
 from heartbeat.status import ApiUnreachableError, fetch_fleet
 
 DEFAULT_CONSOLES = 12
@@ -134,14 +134,13 @@ class Demo:
             console_child.argv_for(victim, self.api, interval),
             self.workdir / "killed-console.log",
         ).start()
-        targets = [f"{LOOPBACK}:{spec.metrics_port}" for spec in specs]
         notes: list[str] = []
         if not self.args.no_prometheus:
             # Before the consoles' threads: children are forked while this process is quiet.
             result = start_monitoring(
                 self.workdir / "monitoring",
                 base.split("//", 1)[1],
-                targets,
+                base + PROMETHEUS_TARGETS_PATH,
                 self.webhook.url,
             )
             if isinstance(result, str):

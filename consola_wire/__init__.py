@@ -8,6 +8,7 @@ and the validation of incoming payloads. ``heartbeat`` builds payloads that pass
 from __future__ import annotations
 
 from consola_wire.maintenance import Maintenance, parse_maintenance
+from consola_wire.metrics_endpoint import MetricsEndpoint, parse_metricas
 from consola_wire.states import (
     ALL_STATES,
     REPORTABLE_STATES,
@@ -17,12 +18,12 @@ from consola_wire.states import (
 from consola_wire.validation import (
     Heartbeat,
     Registration,
-    WireError,
     decode_json,
     parse_heartbeat,
     parse_registration,
     validate_console_id,
 )
+from consola_wire.wire_error import WireError
 
 __all__ = [
     "ALL_STATES",
@@ -31,11 +32,13 @@ __all__ = [
     "EstadoConsola",
     "Heartbeat",
     "Maintenance",
+    "MetricsEndpoint",
     "Registration",
     "WireError",
     "decode_json",
     "parse_heartbeat",
     "parse_maintenance",
+    "parse_metricas",
     "parse_registration",
     "validate_console_id",
 ]

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 
 from consola_wire import protocol as p
-from consola_wire.validation import WireError, optional_text, require_object, timestamp
+from consola_wire.validation import optional_text, timestamp
+from consola_wire.wire_error import WireError, require_object
 
 
 @dataclass(frozen=True, slots=True)

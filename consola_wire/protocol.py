@@ -21,6 +21,20 @@ KEY_VIDEO_EN_PROCESO: Final = "videoEnProceso"
 #: silence by its own rhythm. Old consoles omit it; the server's default threshold applies.
 KEY_INTERVALO_SEGUNDOS: Final = "intervaloSegundos"
 
+#: Optional addition: where the console's own /metrics answers, for Prometheus's discovery
+#: (``GET /api/prometheus/targets``): ``{"puerto": 29100, "ruta": "/metrics", "direccion": ...}``.
+#: Only ``puerto`` is required; ``ruta`` defaults to ``/metrics``; without ``direccion`` the
+#: exporter takes the address the request came from (consola_wire/metrics_endpoint.py).
+KEY_METRICAS: Final = "metricas"
+KEY_PUERTO: Final = "puerto"
+KEY_RUTA: Final = "ruta"
+KEY_DIRECCION: Final = "direccion"
+DEFAULT_METRICS_PATH: Final = "/metrics"
+MAX_RUTA_CHARS: Final = 255
+MAX_DIRECCION_CHARS: Final = 253  # the longest DNS name
+#: The exporter's http_sd endpoint (below the exporter's root, not ``API_BASE_URL``).
+PROMETHEUS_TARGETS_PATH: Final = "/api/prometheus/targets"
+
 #: Key of the registration *response* carrying the per-console secret the exporter issues when
 #: it requires tokens; heartbeats send it back as ``Authorization: Bearer <secreto>``.
 KEY_SECRETO: Final = "secreto"

@@ -16,22 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consola_wire import protocol as p
+from consola_wire.metrics_endpoint import MetricsEndpoint, parse_metricas, with_peer
 from consola_wire.states import ALL_STATES, REPORTABLE_STATES
-
-JSONObject = dict[str, Any]
-
-
-class WireError(ValueError):
-    """A payload that breaks the wire contract. ``field`` names where, ``message`` says what."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-    def to_json(self) -> JSONObject:
-        """The JSON error body the API returns."""
-        return {"error": "invalid_request", "field": self.field, "message": self.message}
+from consola_wire.wire_error import JSONObject, WireError, require_object
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +31,7 @@ class Registration:
     sistema: JSONObject | None
     ultima_actividad: datetime | None
     interval_seconds: float | None
+    metricas: MetricsEndpoint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +44,8 @@ class Heartbeat:
     ultimo_error: Any
     video_en_proceso: str | None
     interval_seconds: float | None
+    #: None: not sent, and the exporter keeps the endpoint it knows (Node consoles never send it).
+    metricas: MetricsEndpoint | None = None
 
 
 def validate_console_id(value: object, field: str = p.KEY_ID) -> str:
@@ -69,8 +59,9 @@ def validate_console_id(value: object, field: str = p.KEY_ID) -> str:
     return str(parsed)
 
 
-def parse_registration(body: object) -> Registration:
-    """Validate a registration body (already decoded from JSON)."""
+def parse_registration(body: object, peer: str | None = None) -> Registration:
+    """Validate a registration body (already decoded from JSON); ``peer`` (the request's source
+    address) stands in for a ``metricas.direccion`` the console left out."""
     obj = require_object(body, "body")
     return Registration(
         console_id=validate_console_id(obj.get(p.KEY_ID), p.KEY_ID),
@@ -79,11 +70,12 @@ def parse_registration(body: object) -> Registration:
         sistema=_sistema(obj.get(p.KEY_SISTEMA)),
         ultima_actividad=timestamp(obj.get(p.KEY_ULTIMA_ACTIVIDAD), p.KEY_ULTIMA_ACTIVIDAD),
         interval_seconds=_interval(obj.get(p.KEY_INTERVALO_SEGUNDOS)),
+        metricas=with_peer(parse_metricas(obj.get(p.KEY_METRICAS)), peer),
     )
 
 
-def parse_heartbeat(body: object) -> Heartbeat:
-    """Validate a heartbeat body (already decoded from JSON)."""
+def parse_heartbeat(body: object, peer: str | None = None) -> Heartbeat:
+    """Validate a heartbeat body (already decoded from JSON); ``peer`` as for a registration."""
     obj = require_object(body, "body")
     video = obj.get(p.KEY_VIDEO_EN_PROCESO)
     if video is not None:
@@ -95,6 +87,7 @@ def parse_heartbeat(body: object) -> Heartbeat:
         ultimo_error=_error(obj.get(p.KEY_ULTIMO_ERROR)),
         video_en_proceso=video,
         interval_seconds=_interval(obj.get(p.KEY_INTERVALO_SEGUNDOS)),
+        metricas=with_peer(parse_metricas(obj.get(p.KEY_METRICAS)), peer),
     )
 
 
@@ -114,13 +107,6 @@ def decode_json(raw: bytes) -> object:
 
 def _reject_constant(name: str) -> object:
     raise WireError("body", f"{name} is not allowed in JSON")
-
-
-def require_object(value: object, field: str) -> JSONObject:
-    """``value`` if it is a JSON object, else an error naming ``field``."""
-    if not isinstance(value, dict):
-        raise WireError(field, "must be a JSON object")
-    return value
 
 
 def _state(obj: JSONObject, allowed: tuple[str, ...]) -> str:

@@ -13,12 +13,13 @@ from typing import Any
 from exporter import config as c
 from exporter.config import ExporterConfig
 from exporter.startup import StartupError, redact
-from exporter.tokens import TokenError, load_token
+from exporter.tokens import TokenError, check_distinct_roles, load_token
 
 ENV_PREFIX = "HEARTBEAT_EXPORTER_"
 #: The tokens themselves (no flag: a command line is visible to every user in ``ps``).
 ENROLLMENT_TOKEN_VARIABLE = "HEARTBEAT_ENROLLMENT_TOKEN"
 READ_TOKEN_VARIABLE = "HEARTBEAT_READ_TOKEN"
+ADMIN_TOKEN_VARIABLE = "HEARTBEAT_ADMIN_TOKEN"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
@@ -128,6 +129,23 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
         "seconds a write may wait for its commit, or a read for the database, before a 503",
     ),
     (
+        "--request-read-timeout",
+        "REQUEST_READ_TIMEOUT",
+        _seconds,
+        c.DEFAULT_REQUEST_READ_TIMEOUT_SECONDS,
+        "seconds a client has to send a request's headers and body; then it gets a 408 and the "
+        "connection is closed (a connection that sent nothing is just closed)",
+    ),
+    (
+        "--max-connections",
+        "MAX_CONNECTIONS",
+        _positive_int,
+        None,
+        "most connections served at once; beyond them a new connection gets a 503 at once; "
+        "unset: the open-file soft limit (raised to the hard limit at start) minus "
+        f"{c.RESERVED_OPEN_FILES} kept for the database, log files and the exporter's own sockets",
+    ),
+    (
         "--max-batch",
         "MAX_BATCH",
         _positive_int,
@@ -163,6 +181,16 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
         None,
         "file holding the token the API reads and /metrics require; or set the token itself "
         "in HEARTBEAT_READ_TOKEN; unset: reads are open",
+    ),
+    (
+        "--admin-token-file",
+        "ADMIN_TOKEN_FILE",
+        _nonempty,
+        None,
+        "file holding the operators' token: retire, maintenance, reset a console's secret "
+        "(heartbeat retire/maintenance/reset-secret send it), and reads; or set the token "
+        "itself in HEARTBEAT_ADMIN_TOKEN; unset: those are open, or refused when an enrollment "
+        "token is set",
     ),
     ("--access-log", "ACCESS_LOG", _bool, False, "log every request"),
     ("--log-level", "LOG_LEVEL", _choice(LOG_LEVELS), c.DEFAULT_LOG_LEVEL, "log level"),
@@ -232,6 +260,16 @@ def parse_config(argv: Sequence[str], environ: dict[str, str]) -> tuple[Exporter
         )
         values["read_token"] = load_token(
             "--read-token-file", values.pop("read_token_file"), READ_TOKEN_VARIABLE, environ
+        )
+        values["admin_token"] = load_token(
+            "--admin-token-file", values.pop("admin_token_file"), ADMIN_TOKEN_VARIABLE, environ
+        )
+        check_distinct_roles(
+            {
+                f"--enrollment-token-file/{ENROLLMENT_TOKEN_VARIABLE}": values["enrollment_token"],
+                f"--read-token-file/{READ_TOKEN_VARIABLE}": values["read_token"],
+                f"--admin-token-file/{ADMIN_TOKEN_VARIABLE}": values["admin_token"],
+            }
         )
     except TokenError as exc:
         raise StartupError(str(exc)) from None

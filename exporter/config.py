@@ -13,6 +13,11 @@ DEFAULT_INACTIVE_AFTER_SECONDS = 600.0
 DEFAULT_SWEEP_INTERVAL_SECONDS = 5.0
 DEFAULT_HISTORY_RETENTION_SECONDS = 30 * 24 * 3600.0
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
+#: Time a client has to send a request's headers and body (a slow client is cut off after it).
+DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = 30.0
+#: Open files kept out of ``--max-connections``'s default: the database, log files, the
+#: listening socket and the exporter's other own descriptors.
+RESERVED_OPEN_FILES = 128
 DEFAULT_MAX_BATCH = 2048
 DEFAULT_SQLITE_SYNCHRONOUS = "full"
 DEFAULT_LOG_LEVEL = "info"
@@ -31,6 +36,9 @@ class ExporterConfig:
     #: Retire consoles ``inactiva`` for longer than this many seconds; None: never.
     retire_after: float | None = None
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    request_read_timeout: float = DEFAULT_REQUEST_READ_TIMEOUT_SECONDS
+    #: Most connections served at once; None: derived from the open-file limit at start.
+    max_connections: int | None = None
     max_batch: int = DEFAULT_MAX_BATCH
     sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
     video_info: bool = True
@@ -39,3 +47,5 @@ class ExporterConfig:
     enrollment_token: str | None = field(default=None, repr=False)
     #: Required for reads and ``/metrics``; None = open.
     read_token: str | None = field(default=None, repr=False)
+    #: Required to retire, for maintenance and to reset a console's secret; also reads.
+    admin_token: str | None = field(default=None, repr=False)

@@ -18,6 +18,8 @@ ROUTES = (
     "historial",
     "mantenimiento",
     "eliminar",
+    "prometheus_targets",
+    "secreto",
     "metrics",
     "healthz",
     "readyz",
@@ -42,6 +44,12 @@ class ProcessMetrics:
         self.clock_anomalies: Counter[str] = Counter(dict.fromkeys(KINDS, 0))
         self.database_up = True
         self.database_reason = ""
+        #: Connections, kept on the event loop by exporter.web.connection_limits: open now, the
+        #: most served at once, refused beyond it, cut off for reading too slowly.
+        self.connections_open = 0
+        self.max_connections = 0
+        self.connections_refused = 0
+        self.request_read_timeouts = 0
 
     def request(self, route: str, status: int) -> None:
         """Count one answered request."""

@@ -13,6 +13,8 @@ from exporter.config import ExporterConfig
 from exporter.service import ExporterService
 from exporter.startup import StartupError, redact
 from exporter.web.app import create_app
+from exporter.web.connection_limits import ConnectionGuard, guarded_protocol
+from exporter.web.open_files import connection_cap, raise_open_file_limit, soft_open_file_limit
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +22,17 @@ log = logging.getLogger(__name__)
 def uvicorn_config(
     service: ExporterService, access_log: bool = False, log_config: object = None
 ) -> uvicorn.Config:
-    """The uvicorn settings for ``service`` (also used by in-process tests)."""
+    """The uvicorn settings for ``service`` (also used by in-process tests): httptools with a
+    read deadline per request and a connection cap (:mod:`exporter.web.connection_limits`)."""
     config = service.config
+    cap = connection_cap(config.max_connections, soft_open_file_limit())
+    guard = ConnectionGuard(cap, config.request_read_timeout, service.metrics)
     return uvicorn.Config(
         create_app(service),
         host=config.host,
         port=config.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(guard),
         lifespan="on",
         access_log=access_log,
         log_level=config.log_level,
@@ -62,6 +67,11 @@ def check_listen_address(host: str, port: int) -> None:
 def serve(config: ExporterConfig, access_log: bool = False) -> int:
     """Open the database, serve until a signal, commit and close. The exit status."""
     check_listen_address(config.host, config.port)
+    files = raise_open_file_limit()
+    cap = connection_cap(config.max_connections, files.soft)
+    (log.warning if files.error else log.info)(
+        "%s; at most %d connections at once (--max-connections)", files.describe(), cap
+    )
     service = ExporterService(config)
     log.info(
         "heartbeat exporter on http://%s:%d (database %s: %s)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from exporter.clock import (
 )
 from exporter.config import ExporterConfig
 from exporter.failure_log import FailureLog
+from exporter.fleet.renderer import FleetRenderer
 from exporter.process_metrics import ProcessMetrics
 from exporter.storage import Storage, StorageUnavailableError, open_storage
 from exporter.storage.records import (
@@ -32,6 +34,7 @@ from exporter.storage.records import (
     PruneOp,
     RegisterOp,
     RegisterResult,
+    ResetSecretOp,
     SweepOp,
     SweepResult,
 )
@@ -74,6 +77,16 @@ class ExporterService:
         #: Completed sweeps (tests wait on it instead of sleeping).
         self.sweeps = 0
         self._sweep_failures = FailureLog(log, "sweeps skipped: the database is unavailable")
+        #: The fleet /metrics, kept between scrapes; read once at start (:meth:`_warm_fleet`).
+        self.fleet = FleetRenderer(
+            config.video_info, clock=clock, request_timeout=config.request_timeout
+        )
+        self._warmer: asyncio.Task[None] | None = None
+
+    @property
+    def fleet_warm(self) -> bool:
+        """Whether the start-up read of the fleet is over (done or failed): /readyz waits on it."""
+        return self._warmer is None or self._warmer.done()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -83,13 +96,36 @@ class ExporterService:
         self.watch.reset()
         self.writer.start()
         loop = asyncio.get_running_loop()
+        self._warmer = loop.create_task(self._warm_fleet())
         self._sweeper = loop.create_task(self._sweep_forever())
         if self.watch.enabled:
             self._watcher = loop.create_task(self._watch_forever())
 
+    async def wait_warm(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the start-up read of the fleet (it goes on after)."""
+        if self._warmer is not None:
+            await asyncio.wait({self._warmer}, timeout=timeout)
+
+    async def _warm_fleet(self) -> None:
+        """Read and render the whole fleet once, so the first scrape reads only what changed."""
+        started = time.monotonic()
+        try:
+            consoles = await anyio.to_thread.run_sync(self._warm_fleet_now)
+        except Exception as exc:
+            log.warning("fleet /metrics not read at start (%s): the first scrape reads it", exc)
+            return
+        log.info(
+            "fleet /metrics ready: %d consoles read in %.2f s", consoles, time.monotonic() - started
+        )
+
+    def _warm_fleet_now(self) -> int:
+        view = self.fleet.refresh(self.storage)
+        self.fleet.render_view(view, self.metrics, accept_gzip=True)  # fills the gzip cache
+        return sum(view.counts.values())
+
     async def stop(self) -> None:
         """Stop sweeping, commit every queued write, close the database."""
-        for task in (self._sweeper, self._watcher):
+        for task in (self._warmer, self._sweeper, self._watcher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -126,6 +162,17 @@ class ExporterService:
         op = MaintenanceOp(console_id, self.clock(), until, reason)
         result = await self.writer.submit(op, self.config.request_timeout)
         assert isinstance(result, FoundResult)
+        return result.found
+
+    async def reset_secret(self, console_id: str) -> bool:
+        """Forget a console's secret, so the enrollment token may enroll it again; False when
+        it was unknown."""
+        result = await self.writer.submit(ResetSecretOp(console_id), self.config.request_timeout)
+        assert isinstance(result, FoundResult)
+        if result.found:
+            log.info(
+                "console %s: secret reset; the enrollment token may enroll it again", console_id
+            )
         return result.found
 
     async def delete(self, console_id: str) -> bool:

@@ -88,3 +88,19 @@ def load_token(
             raise TokenError(f"{variable}: is set but empty (unset it to run without a token)")
         return check_token(variable, value)
     return None
+
+
+def check_distinct_roles(tokens: Mapping[str, str | None]) -> None:
+    """:class:`TokenError` when two roles hold the same token; keys name each role's setting
+    (e.g. ``--admin-token-file/HEARTBEAT_ADMIN_TOKEN``), never the value.
+
+    One token in two roles would silently give every holder of one the powers of the other
+    (every console would be an operator)."""
+    configured = [(name, token) for name, token in tokens.items() if token is not None]
+    for i, (first, token) in enumerate(configured):
+        for second, other in configured[i + 1 :]:
+            if token_matches(token, other):
+                raise TokenError(
+                    f"{first} and {second} hold the same token; each role needs its own "
+                    "(generate one with: openssl rand -hex 32)"
+                )

@@ -9,11 +9,15 @@ values untouched, cannot fail on duplicate matches and works whatever target lab
 
 from __future__ import annotations
 
-from grafana.model import (
-    Json,
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+from grafana.panels import (
+    PanelBuilder,
+    Variable,
+    alerts_table,
     dashboard,
     datasource_variable,
-    panel,
     query_variable,
     stat,
     state_mappings,
@@ -21,7 +25,7 @@ from grafana.model import (
     target,
     timeseries,
 )
-from grafana.promql import rate, selector, state_code
+from grafana.promql import rate, seconds_since, selector, state_code
 
 UID = "heartbeat-console"
 CONSOLE = '"$console_id"'
@@ -40,7 +44,7 @@ def own(expr: str) -> str:
     return f"({expr}) and on(job, instance) {info}"
 
 
-def variables() -> list[Json]:
+def variables() -> list[Variable]:
     """datasource, job and instance (exporter and consoles), then the console."""
     return [
         datasource_variable(),
@@ -65,9 +69,15 @@ def _while_in(state: str) -> str:
     return f"on() (max({fleet('heartbeat_fleet_console_state', state=state)}) == 1)"
 
 
-def now_stats() -> list[Json]:
+def now_stats() -> list[PanelBuilder]:
     """State, silence, current video and how long it has run, error since when."""
-    since = f"max({fleet('heartbeat_fleet_state_since_timestamp_seconds')})"
+    silence, in_state = (
+        seconds_since(metric, by=None, console_id="$console_id")
+        for metric in (
+            "heartbeat_fleet_last_seen_timestamp_seconds",
+            "heartbeat_fleet_state_since_timestamp_seconds",
+        )
+    )
     return [
         stat(
             "State",
@@ -81,9 +91,10 @@ def now_stats() -> list[Json]:
         stat(
             "Last seen",
             "Time since the exporter last received a registration or heartbeat from this console "
-            "(its own receive time, never the console's clock).",
+            "(its own receive time, never the console's clock), on the exporter's clock "
+            "(heartbeat_fleet_time_seconds).",
             "s",
-            f"time() - max({fleet('heartbeat_fleet_last_seen_timestamp_seconds')})",
+            silence,
             (4, 0, 4, 4),
             steps=((None, "text"),),
         ),
@@ -92,8 +103,7 @@ def now_stats() -> list[Json]:
             "Time since last seen divided by this console's silence threshold "
             "(heartbeat_fleet_inactive_after_seconds): 100% or more means silent.",
             "percentunit",
-            f"(time() - max({fleet('heartbeat_fleet_last_seen_timestamp_seconds')})) / "
-            f"max({fleet('heartbeat_fleet_inactive_after_seconds')})",
+            f"{silence} / max({fleet('heartbeat_fleet_inactive_after_seconds')})",
             (8, 0, 4, 4),
             steps=((None, "green"), (0.5, "orange"), (1, "red")),
         ),
@@ -105,25 +115,27 @@ def now_stats() -> list[Json]:
             (12, 0, 4, 4),
             steps=((None, "blue"),),
             legend="{{video}}",
-            text_mode="name",
+            text_mode=common.BigValueTextMode.NAME,
             no_value="none",
         ),
         stat(
             "Video running for",
             "How long the current video has been running (server time since the console "
-            "started it; heartbeat_fleet_state_since_timestamp_seconds while ocupada).",
+            "started it, on the exporter's clock; heartbeat_fleet_state_since_timestamp_seconds "
+            "while ocupada).",
             "s",
-            f"(time() - {since}) and {_while_in('ocupada')}",
+            f"{in_state} and {_while_in('ocupada')}",
             (16, 0, 4, 4),
             steps=((None, "blue"),),
             no_value="no video",
         ),
         stat(
             "In error since",
-            "When the console entered the error state, if it is in it now. The error text "
-            "(ultimoError) is not a metric: read it from the exporter's API or `heartbeat status`.",
+            "When the console entered the error state, if it is in it now (measured on the "
+            "exporter's clock, shown on Prometheus's). The error text (ultimoError) is not a "
+            "metric: read it from the exporter's API or `heartbeat status`.",
             "dateTimeFromNow",
-            f"{since} and {_while_in('error')}",
+            f"(time() - {in_state}) and {_while_in('error')}",
             (20, 0, 4, 4),
             steps=((None, "red"),),
             no_value="not in error",
@@ -131,7 +143,7 @@ def now_stats() -> list[Json]:
     ]
 
 
-def history_panels() -> list[Json]:
+def history_panels() -> list[PanelBuilder]:
     """State history and time spent in error."""
     return [
         state_timeline(
@@ -150,7 +162,7 @@ def history_panels() -> list[Json]:
     ]
 
 
-def system_panels() -> list[Json]:
+def system_panels() -> list[PanelBuilder]:
     """Machine and worker gauges from the console's own /metrics."""
     info = "heartbeat_system_cpus"
     return [
@@ -209,7 +221,7 @@ def system_panels() -> list[Json]:
     ]
 
 
-def activity_panels() -> list[Json]:
+def activity_panels() -> list[PanelBuilder]:
     """Worker processes, heartbeat successes and failures, videos, last acknowledged report."""
     requests = f"sum by (endpoint) ({own(rate('heartbeat_requests_total'))})"
     failures = f"sum by (endpoint) ({own(rate('heartbeat_request_failures_total'))})"
@@ -266,37 +278,18 @@ def activity_panels() -> list[Json]:
             ],
             (8, 25, 8, 8),
         ),
-        panel(
-            "table",
+        alerts_table(
             "Alerts firing",
             "Heartbeat alerts firing now for this console (ALERTS with its console_id).",
-            "none",
-            [
-                target(
-                    'ALERTS{alertname=~"Heartbeat.*", alertstate="firing", '
-                    f'job=~"$job|", instance=~"$instance|", console_id={CONSOLE}}}',
-                    instant=True,
-                    table=True,
-                )
-            ],
-            grid=(16, 25, 8, 8),
-            defaults={"custom": {"align": "auto", "cellOptions": {"type": "auto"}}},
-            options={"cellHeight": "sm", "footer": {"show": False}, "showHeader": True},
-            transformations=[
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {"Time": True, "Value": True, "__name__": True},
-                        "indexByName": {"alertname": 0, "severity": 1},
-                        "renameByName": {},
-                    },
-                }
-            ],
+            'ALERTS{alertname=~"Heartbeat.*", alertstate="firing", '
+            f'job=~"$job|", instance=~"$instance|", console_id={CONSOLE}}}',
+            (16, 25, 8, 8),
+            ["alertname", "severity"],
         ),
     ]
 
 
-def build() -> Json:
+def build() -> model.Dashboard:
     """The whole console dashboard."""
     return dashboard(
         UID,

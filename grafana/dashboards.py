@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
 from grafana import console, fleet
-from grafana.model import Json
+from grafana.lint import Json
 
 #: Where ``python -m grafana.generate`` writes the JSON files (and provisioning reads them).
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
@@ -16,11 +19,16 @@ PROVISIONED_DASHBOARD_PATH = "/etc/grafana/dashboards/heartbeat"
 PROVISIONING_PATH = "/etc/grafana/provisioning"
 
 
+def encode(board: Dashboard) -> Json:
+    """The JSON Grafana stores for ``board``, as the SDK's encoder writes it."""
+    return json.loads(json.dumps(board, cls=JSONEncoder))  # type: ignore[no-any-return]
+
+
 def build_all() -> dict[str, Json]:
-    """``{file name: dashboard}`` for every shipped dashboard."""
+    """``{file name: dashboard JSON}`` for every shipped dashboard."""
     return {
-        "heartbeat-fleet.json": fleet.build(),
-        "heartbeat-console.json": console.build(),
+        "heartbeat-fleet.json": encode(fleet.build()),
+        "heartbeat-console.json": encode(console.build()),
     }
 
 

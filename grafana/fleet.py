@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.builders import table as table_builders
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
 from consola_wire import ALL_STATES
-from grafana.model import (
-    Json,
-    color_overrides,
+from grafana.panels import (
+    PanelBuilder,
+    Variable,
+    alerts_table,
     dashboard,
     datasource_variable,
-    panel,
+    organize,
     query_variable,
     stat,
     state_mappings,
     state_timeline,
+    table,
     target,
     thresholds,
     timeseries,
     value_mappings,
 )
-from grafana.promql import STATE_COLORS, rate, selector, state_code
+from grafana.promql import (
+    STATE_COLORS,
+    maintenance_seconds_left,
+    rate,
+    seconds_since,
+    selector,
+    state_code,
+)
 
 UID = "heartbeat-fleet"
 CONSOLE_UID = "heartbeat-console"
@@ -29,11 +43,13 @@ CONSOLE_LINK = (
 
 LAST_SEEN = "heartbeat_fleet_last_seen_timestamp_seconds"
 THRESHOLD = "heartbeat_fleet_inactive_after_seconds"
-#: ``time() - last_seen`` divided by the console's own silence threshold: ≥ 1 means silent.
-SILENCE_RATIO = f"(time() - {selector(LAST_SEEN)}) / {selector(THRESHOLD)}"
+#: Seconds since each console was last seen, on the exporter's clock (as the alert rules).
+SILENCE = seconds_since(LAST_SEEN)
+#: The silence divided by the console's own threshold: ≥ 1 means silent.
+SILENCE_RATIO = f"{SILENCE} / max by (console_id) ({selector(THRESHOLD)})"
 
 
-def variables() -> list[Json]:
+def variables() -> list[Variable]:
     """datasource, then job and instance of the exporter's fleet ``/metrics``."""
     return [
         datasource_variable(),
@@ -44,7 +60,7 @@ def variables() -> list[Json]:
     ]
 
 
-def state_stats() -> list[Json]:
+def state_stats() -> list[PanelBuilder]:
     """One stat per state: how many consoles are in it now."""
     return [
         stat(
@@ -61,16 +77,19 @@ def state_stats() -> list[Json]:
     ]
 
 
-def health_stats() -> list[Json]:
+def health_stats() -> list[PanelBuilder]:
     """Silent consoles now, the database check and the time since the last accepted report."""
     return [
         stat(
             "Silent consoles",
-            "Consoles not heard from for longer than their own silence threshold "
-            "(time() - heartbeat_fleet_last_seen_timestamp_seconds > "
-            "heartbeat_fleet_inactive_after_seconds), whatever state they last reported.",
+            "Consoles not heard from for longer than their own silence threshold, on the "
+            "exporter's clock (heartbeat_fleet_time_seconds - "
+            "heartbeat_fleet_last_seen_timestamp_seconds > heartbeat_fleet_inactive_after_seconds),"
+            " whatever state they last reported; consoles in maintenance are left out, as the "
+            "alert rules do.",
             "short",
-            f"count(max by (console_id) ({SILENCE_RATIO} >= 1)) or vector(0)",
+            f"count(({SILENCE_RATIO} >= 1) unless on (console_id) "
+            f"({maintenance_seconds_left()})) or vector(0)",
             (15, 0, 3, 4),
             steps=((None, "green"), (1, "red")),
             mappings=value_mappings({0: ("none", "green")}),
@@ -88,26 +107,28 @@ def health_stats() -> list[Json]:
         stat(
             "Last report received",
             "Time since the exporter last accepted a heartbeat or a registration from any console "
-            "(heartbeat_fleet_last_ingest_timestamp_seconds).",
+            "(heartbeat_fleet_last_ingest_timestamp_seconds), on its own clock "
+            "(heartbeat_fleet_time_seconds).",
             "s",
-            f"time() - max({selector('heartbeat_fleet_last_ingest_timestamp_seconds')})",
+            seconds_since("heartbeat_fleet_last_ingest_timestamp_seconds", by=None),
             (21, 0, 3, 4),
             steps=((None, "green"), (600, "orange"), (1800, "red")),
         ),
     ]
 
 
-def console_table() -> Json:
+def console_table() -> table_builders.Panel:
     """Every console, one row each, merged from instant queries by ``console_id``; silent first."""
     queries = {
         "A": "max by (console_id, name, hostname, version) "
         f"({selector('heartbeat_fleet_console_info')})",
         "B": state_code("heartbeat_fleet_console_state", "console_id"),
         "C": f"max by (console_id, video) ({selector('heartbeat_fleet_console_video_info')})",
-        "D": f"time() - max by (console_id) ({selector(LAST_SEEN)})",
+        "D": SILENCE,
         "E": "max by (console_id) "
         f"({selector('heartbeat_fleet_client_timestamp_seconds')} - {selector(LAST_SEEN)})",
-        "F": f"max by (console_id) ({SILENCE_RATIO})",
+        "F": SILENCE_RATIO,
+        "G": maintenance_seconds_left(),
     }
     columns = {
         "name": "Name",
@@ -117,81 +138,86 @@ def console_table() -> Json:
         "Value #D": "Last seen",
         "Value #F": "Silence / threshold",
         "Value #E": "Clock skew",
+        "Value #G": "Maintenance left",
         "hostname": "Host",
         "version": "Version",
     }
-    overrides = [
-        _column(
+    panel = (
+        table(
+            "Consoles",
+            "One row per console known to the exporter: name, state, current video, seconds "
+            "since the server last heard from it, its silence measured against its own threshold "
+            "(100% = silent, row in red) and clock skew (client ultimaActividad − server receive "
+            "time), and the time left of a maintenance window (silent on purpose: it pages "
+            "nobody). Silent consoles first; durations on the exporter's clock. Click a name for "
+            "the console dashboard.",
+            [target(expr, ref_id=ref, instant=True, table=True) for ref, expr in queries.items()],
+            (0, 4, 24, 10),
+        )
+        .color_scheme(dashboard_builders.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+        .mappings([])
+        .thresholds(thresholds((None, "text")))
+        .filterable(True)
+        .override_by_name(
             "State",
             [
-                {"id": "mappings", "value": state_mappings()},
-                {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                _property("mappings", state_mappings()),
+                _property("custom.cellOptions", common.TableColoredBackgroundCellOptions()),
             ],
-        ),
-        _column("Last seen", [{"id": "unit", "value": "s"}]),
-        _column(
+        )
+        .override_by_name("Last seen", [_property("unit", "s")])
+        .override_by_name(
+            "Maintenance left",
+            [
+                _property("unit", "s"),
+                _property("thresholds", thresholds((None, "purple"))),
+                _property("custom.cellOptions", common.TableColorTextCellOptions()),
+            ],
+        )
+        .override_by_name(
             "Clock skew",
             [
-                {"id": "unit", "value": "s"},
-                {
-                    "id": "thresholds",
-                    "value": thresholds((None, "red"), (-60, "green"), (60, "red")),
-                },
-                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+                _property("unit", "s"),
+                _property("thresholds", thresholds((None, "red"), (-60, "green"), (60, "red"))),
+                _property("custom.cellOptions", common.TableColorTextCellOptions()),
             ],
-        ),
-        _column(
+        )
+        .override_by_name(
             "Silence / threshold",
             [
-                {"id": "unit", "value": "percentunit"},
-                {"id": "thresholds", "value": thresholds((None, "transparent"), (1, "red"))},
-                {
-                    "id": "custom.cellOptions",
-                    "value": {"applyToRow": True, "mode": "basic", "type": "color-background"},
-                },
+                _property("unit", "percentunit"),
+                _property("thresholds", thresholds((None, "transparent"), (1, "red"))),
+                _property(
+                    "custom.cellOptions",
+                    common.TableColoredBackgroundCellOptions(
+                        mode=common.TableCellBackgroundDisplayMode.BASIC, apply_to_row=True
+                    ),
+                ),
             ],
-        ),
-        _column("Name", [{"id": "links", "value": [_console_link()]}]),
-        _column("console_id", [{"id": "links", "value": [_console_link()]}]),
-    ]
-    return panel(
-        "table",
-        "Consoles",
-        "One row per console known to the exporter: name, state, current video, seconds since "
-        "the server last heard from it, its silence measured against its own threshold (100% = "
-        "silent, row in red) and clock skew (client ultimaActividad − server receive time). "
-        "Silent consoles first. Click a name for the console dashboard.",
-        "none",
-        [target(expr, ref_id=ref, instant=True, table=True) for ref, expr in queries.items()],
-        grid=(0, 4, 24, 10),
-        defaults={
-            "color": {"mode": "thresholds"},
-            "custom": {"align": "auto", "cellOptions": {"type": "auto"}, "filterable": True},
-            "mappings": [],
-            "thresholds": thresholds((None, "text")),
-        },
-        overrides=overrides,
-        options={"cellHeight": "sm", "footer": {"show": False}, "showHeader": True},
-        transformations=[
-            {"id": "merge", "options": {}},
-            {"id": "sortBy", "options": {"sort": [{"desc": True, "field": "Value #F"}]}},
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True, "Value #A": True, "Value #C": True},
-                    "indexByName": {name: index for index, name in enumerate(columns)},
-                    "renameByName": columns,
-                },
-            },
-        ],
+        )
     )
+    for column in ("Name", "console_id"):
+        panel.override_by_name(column, [_property("links", [_console_link()])])
+    for transformation in (
+        model.DataTransformerConfig(id_val="merge", options={}),
+        model.DataTransformerConfig(
+            id_val="sortBy", options={"sort": [{"desc": True, "field": "Value #F"}]}
+        ),
+        organize(["Time", "Value #A", "Value #C"], list(columns), columns),
+    ):
+        panel.with_transformation(transformation)
+    return panel
 
 
-def _column(name: str, properties: list[Json]) -> Json:
-    return {"matcher": {"id": "byName", "options": name}, "properties": properties}
+def _property(name: str, value: object) -> model.DynamicConfigValue:
+    """An override property; SDK models and builders in ``value`` are built first."""
+    if isinstance(value, dashboard_builders.ThresholdsConfig):
+        value = value.build()
+    return model.DynamicConfigValue(id_val=name, value=value)
 
 
-def _console_link() -> Json:
+def _console_link() -> dict[str, object]:
+    """A data link to the console dashboard (the SDK types only dashboard links, not these)."""
     return {
         "targetBlank": False,
         "title": "Console ${__data.fields.console_id}",
@@ -199,7 +225,7 @@ def _console_link() -> Json:
     }
 
 
-def history_panels() -> list[Json]:
+def history_panels() -> list[PanelBuilder]:
     """State timeline per console and consoles per state over time."""
     names = f"max by (console_id, name) ({selector('heartbeat_fleet_console_info')})"
     return [
@@ -222,7 +248,7 @@ def history_panels() -> list[Json]:
             [target(f"max by (state) ({selector('heartbeat_fleet_consoles')})", "{{state}}")],
             (0, 22, 12, 8),
             stacked=True,
-            overrides=color_overrides(STATE_COLORS),
+            colors=STATE_COLORS,
         ),
         timeseries(
             "Reports received",
@@ -247,7 +273,7 @@ def history_panels() -> list[Json]:
     ]
 
 
-def api_panels() -> list[Json]:
+def api_panels() -> list[PanelBuilder]:
     """The API's request rate and error rate by route."""
     return [
         timeseries(
@@ -278,36 +304,20 @@ def api_panels() -> list[Json]:
     ]
 
 
-def alerts_panel() -> Json:
+def alerts_panel() -> table_builders.Panel:
     """Heartbeat* alerts firing now; alerts without job/instance labels are kept."""
-    expr = (
-        'ALERTS{alertname=~"Heartbeat.*", alertstate="firing", '
-        'job=~"$job|", instance=~"$instance|"}'
-    )
-    return panel(
-        "table",
+    return alerts_table(
         "Alerts firing",
-        "Alerts of the shipped rules (names starting with Heartbeat) firing now, from Prometheus's "
-        "ALERTS series. Alerts that carry no job or instance label are always shown.",
-        "none",
-        [target(expr, instant=True, table=True)],
-        grid=(0, 38, 24, 6),
-        defaults={"custom": {"align": "auto", "cellOptions": {"type": "auto"}}, "mappings": []},
-        options={"cellHeight": "sm", "footer": {"show": False}, "showHeader": True},
-        transformations=[
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True, "Value": True, "__name__": True},
-                    "indexByName": {"alertname": 0, "severity": 1, "console_id": 2},
-                    "renameByName": {},
-                },
-            }
-        ],
+        "Alerts of the shipped rules (names starting with Heartbeat) firing now, from "
+        "Prometheus's ALERTS series. Alerts that carry no job or instance label are always shown.",
+        'ALERTS{alertname=~"Heartbeat.*", alertstate="firing", '
+        'job=~"$job|", instance=~"$instance|"}',
+        (0, 38, 24, 6),
+        ["alertname", "severity", "console_id"],
     )
 
 
-def build() -> Json:
+def build() -> model.Dashboard:
     """The whole fleet dashboard."""
     return dashboard(
         UID,

@@ -45,3 +45,33 @@ def state_code(metric: str, by: str, **matchers: str) -> str:
         for state, code in STATE_CODES.items()
     )
     return f"max by ({by}) ({terms})"
+
+
+def exporter_now() -> str:
+    """The exporter's clock at its latest scrape, per target (``instance:heartbeat_fleet_time_
+    seconds:max`` of alerts/heartbeat-rules.yml, without needing the rules loaded).
+
+    An exporter too old to export ``heartbeat_fleet_time_seconds`` falls back to its scrape's
+    time, as the rules do.
+    """
+    return (
+        f"(max by (job, instance) ({selector('heartbeat_fleet_time_seconds')}) or "
+        f"max by (job, instance) (timestamp({selector('heartbeat_fleet_database_up')})))"
+    )
+
+
+def seconds_since(metric: str, by: str | None = "console_id", **matchers: str) -> str:
+    """Seconds from the timestamp gauge ``metric`` to the exporter's now, on the exporter's clock
+    (never Prometheus's ``time()``), per ``by`` (one series if None); the freshest replica wins."""
+    grouping = f" by ({by})" if by else ""
+    return (
+        f"min{grouping} ({exporter_now()} - on (job, instance) group_right () "
+        f"{selector(metric, **matchers)})"
+    )
+
+
+def maintenance_seconds_left(**matchers: str) -> str:
+    """Seconds left of each console's maintenance window on the exporter's clock, present only
+    while it lasts (``console_id:heartbeat_fleet_console_maintenance_seconds_left:max``)."""
+    until = selector("heartbeat_fleet_console_maintenance_until_timestamp_seconds", **matchers)
+    return f"max by (console_id) ({until} - on (job, instance) group_left () {exporter_now()}) > 0"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from grafana.model import Json
+from grafana.lint import Json
 
 #: Value of "All" in a variable's ``current`` selection.
 ALL = "$__all"

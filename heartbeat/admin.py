@@ -1,9 +1,10 @@
-"""``heartbeat maintenance`` and ``heartbeat retire``: an operator's changes to one console.
+"""``heartbeat maintenance``, ``retire`` and ``reset-secret``: an operator's changes to one console.
 
-Both talk to the exporter's API and print one line. ``maintenance ID --for 2h [--reason TEXT]``
+Each talks to the exporter's API and prints one line. ``maintenance ID --for 2h [--reason TEXT]``
 (or ``--until ISO-8601``) says the console is off on purpose until then, ``--end`` ends that;
-``retire ID`` removes a console and its history. The token comes from ``--token``, else
-``HEARTBEAT_ADMIN_TOKEN`` (until the exporter has an admin role it takes its enrollment token).
+``retire ID`` removes a console and its history; ``reset-secret ID`` makes the exporter forget
+the console's secret, so a console that lost its ``.console-secret`` enrolls again with the
+enrollment token. The admin token comes from ``--token``, else ``HEARTBEAT_ADMIN_TOKEN``.
 Exit status: 0 done; 1 no such console, API unreachable, token refused or any other answer;
 2 a bad value, refused here or by the API (its 400 names the field).
 """
@@ -53,7 +54,7 @@ FLAG_OF_FIELD = {KEY_MINUTOS: "--for", KEY_HASTA: "--until", KEY_MOTIVO: "--reas
 MAX_QUOTED_CHARS = 300
 TOKEN_HINT = (
     f"give the admin token with --token or ${ADMIN_TOKEN_VARIABLE} "
-    "(until the exporter has an admin role: its enrollment token)"
+    "(the exporter's --admin-token-file / HEARTBEAT_ADMIN_TOKEN)"
 )
 
 
@@ -172,9 +173,11 @@ class ConsolesApi:
         return CommandError(said)
 
     def known_console(self, console_id: str, path: str) -> dict[str, Any] | None:
-        """The console as the API reads it (with ``HEARTBEAT_READ_TOKEN``), or None when it
-        will not say; :class:`CommandError` only when the API cannot be reached."""
-        response = self._send("GET", path, None, os.environ.get(READ_TOKEN_VARIABLE))
+        """The console as the API reads it (with ``HEARTBEAT_READ_TOKEN``, else the admin
+        token, which reads too), or None when it will not say; :class:`CommandError` only when
+        the API cannot be reached."""
+        token = os.environ.get(READ_TOKEN_VARIABLE) or self.token
+        response = self._send("GET", path, None, token)
         try:
             answer = response.json()
         except ValueError:
@@ -195,9 +198,8 @@ def _access_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token",
         default=None,
-        help=f"bearer token for the exporter's admin endpoints (default: ${ADMIN_TOKEN_VARIABLE}, "
-        "better: a command line shows in ps; until the exporter has an admin role, its "
-        "enrollment token)",
+        help="the exporter's admin token (default: "
+        f"${ADMIN_TOKEN_VARIABLE}, better: a command line shows in ps)",
     )
     add_api_arguments(parser)
 
@@ -300,6 +302,38 @@ def main_retire(argv: Sequence[str] | None = None) -> int:
     parser = _retire_parser()
     args = parser.parse_args(argv)
     return _run(parser.prog, lambda: retire(args))
+
+
+def _reset_secret_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="heartbeat reset-secret",
+        description="Reset a console's secret: the exporter forgets it (state, history and "
+        "maintenance stay), so the console, e.g. one that lost its .console-secret, enrolls "
+        "again with the enrollment token (HEARTBEAT_API_TOKEN) and gets a new secret. Exit "
+        "status: 0 done; 1 no such console, API unreachable or token refused; 2 a bad value.",
+    )
+    _id_argument(parser)
+    _access_arguments(parser)
+    return parser
+
+
+def reset_secret(args: argparse.Namespace) -> str:
+    """Reset the console's secret; the line to print."""
+    api = _api(args)
+    path = _console_path(args.id) + "/secreto"
+    known = api.known_console(args.id, _console_path(args.id))
+    api.change("DELETE", path, args.id)
+    return (
+        f"{console_label(known or {'id': args.id})}: secreto anulado; se registrará de nuevo "
+        "con HEARTBEAT_API_TOKEN"
+    )
+
+
+def main_reset_secret(argv: Sequence[str] | None = None) -> int:
+    """``heartbeat reset-secret ID``."""
+    parser = _reset_secret_parser()
+    args = parser.parse_args(argv)
+    return _run(parser.prog, lambda: reset_secret(args))
 
 
 def _run(prog: str, command: Callable[[], str]) -> int:

@@ -31,6 +31,7 @@ _FLAG_VARIABLES = {
     "timeout": "HEARTBEAT_TIMEOUT_SECONDS",
     "metrics_port": "HEARTBEAT_METRICS_PORT",
     "metrics_addr": "HEARTBEAT_METRICS_ADDR",
+    "metrics_advertise": "HEARTBEAT_METRICS_ADVERTISE",
     "console_secret_file": "CONSOLE_SECRET_FILE",
     "ca_bundle": "HEARTBEAT_CA_BUNDLE",
     "compression": "HEARTBEAT_COMPRESSION",
@@ -60,6 +61,12 @@ def _parser(prog: str, description: str, *, agent: bool) -> argparse.ArgumentPar
             "; 0 or 'off' disables /metrics and /estado",
         )
         flag("--metrics-addr", "HEARTBEAT_METRICS_ADDR", config.DEFAULT_METRICS_ADDR)
+        flag(
+            "--metrics-advertise",
+            "HEARTBEAT_METRICS_ADVERTISE",
+            "the bind address; left to the exporter when it is 0.0.0.0 or ::",
+            ": the host or IP Prometheus scrapes, sent to the API",
+        )
         flag(
             "--console-secret-file",
             "CONSOLE_SECRET_FILE",

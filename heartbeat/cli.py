@@ -40,6 +40,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str | None]] = {
         "retire a console: the exporter forgets it and its history",
         None,
     ),
+    "reset-secret": (
+        "heartbeat.admin",
+        "reset a console's secret, so it enrolls again with the enrollment token",
+        None,
+    ),
     "demo": ("consola_demo", "run the exporter and a simulated fleet on loopback", SERVER_EXTRA),
 }
 
@@ -82,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"heartbeat {command}: {problem}", file=sys.stderr)
         return 2
     module = importlib.import_module(module_name)
-    entry = getattr(module, f"main_{command}", None) or module.main
+    entry = getattr(module, f"main_{command.replace('-', '_')}", None) or module.main
     result: int = entry(rest)
     return result
 

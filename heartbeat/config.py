@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from consola_wire import protocol
+from consola_wire.metrics_endpoint import host_problem
 
 #: Defaults (documented in docs/library.md).
 DEFAULT_INTERVAL_MINUTES = 5.0
@@ -56,6 +57,7 @@ ENV_VARIABLES: tuple[str, ...] = (
     "HEARTBEAT_TIMEOUT_SECONDS",
     "HEARTBEAT_METRICS_PORT",
     "HEARTBEAT_METRICS_ADDR",
+    "HEARTBEAT_METRICS_ADVERTISE",
     "HEARTBEAT_RETRY_INITIAL_SECONDS",
     "HEARTBEAT_RETRY_MAX_SECONDS",
     "HEARTBEAT_STOP_TIMEOUT_SECONDS",
@@ -97,6 +99,9 @@ class HeartbeatConfig:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     metrics_port: int | None = DEFAULT_METRICS_PORT
     metrics_addr: str = DEFAULT_METRICS_ADDR
+    #: ``HEARTBEAT_METRICS_ADVERTISE``: the host or IP Prometheus should scrape (the ``metricas``
+    #: sent to the API); None: the bind address, or the exporter's view of us when it binds all.
+    metrics_advertise: str | None = None
     retry_initial_seconds: float = DEFAULT_RETRY_INITIAL_SECONDS
     retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS
     stop_timeout_seconds: float = DEFAULT_STOP_TIMEOUT_SECONDS
@@ -133,6 +138,8 @@ class HeartbeatConfig:
         if self.metrics_port is not None:
             _port("HEARTBEAT_METRICS_PORT", self.metrics_port)
         _address("HEARTBEAT_METRICS_ADDR", self.metrics_addr)
+        if self.metrics_advertise is not None:
+            _host("HEARTBEAT_METRICS_ADVERTISE", self.metrics_advertise)
         _in_range("HEARTBEAT_RETRY_INITIAL_SECONDS", self.retry_initial_seconds, 0.01, 3600.0)
         _in_range("HEARTBEAT_RETRY_MAX_SECONDS", self.retry_max_seconds, 0.01, 86400.0)
         if self.retry_max_seconds < self.retry_initial_seconds:
@@ -178,6 +185,19 @@ class HeartbeatConfig:
         return id_file.with_name(id_file.name + ".secret")
 
     @property
+    def advertised_address(self) -> str | None:
+        """The ``metricas.direccion`` to send: ``HEARTBEAT_METRICS_ADVERTISE``, else the bind
+        address, else (binding 0.0.0.0 or ::) None, and the exporter takes the request's."""
+        if self.metrics_advertise is not None:
+            return self.metrics_advertise
+        if (
+            self.metrics_addr != "localhost"
+            and ipaddress.ip_address(self.metrics_addr).is_unspecified
+        ):
+            return None
+        return self.metrics_addr
+
+    @property
     def enabled(self) -> bool:
         """False when ``API_BASE_URL`` is not configured (heartbeats disabled)."""
         return self.api_base_url is not None
@@ -202,6 +222,7 @@ class HeartbeatConfig:
             "CONSOLE_ID": "console_id",
             "CONSOLE_NAME": "console_name",
             "HEARTBEAT_METRICS_ADDR": "metrics_addr",
+            "HEARTBEAT_METRICS_ADVERTISE": "metrics_advertise",
             "HEARTBEAT_API_TOKEN": "api_token",
         }
         for variable, attribute in texts.items():
@@ -342,6 +363,12 @@ def _ca_bundle(variable: str, value: Path) -> Path:
     if path.is_file() and not os.access(path, os.R_OK):
         raise ConfigError(variable, str(value), "is not readable")
     return path
+
+
+def _host(variable: str, value: str) -> None:
+    problem = host_problem(value) if isinstance(value, str) else "must be a string"
+    if problem is not None:
+        raise ConfigError(variable, value, problem)
 
 
 def _port_value(variable: str, raw: str) -> int | None:

@@ -79,6 +79,17 @@ def secret_refused(can_enroll: bool) -> None:
         )
 
 
+def enrollment_refused(console_id: str) -> None:
+    """The API refused HEARTBEAT_API_TOKEN for this id: enrolled elsewhere, or a wrong token."""
+    logger.warning(
+        "🔑 El API rechazó HEARTBEAT_API_TOKEN para la consola %s: si ya estaba inscrita y "
+        "perdió su secreto (.console-secret), un operador debe ejecutar: heartbeat "
+        "reset-secret %s (si no, revise HEARTBEAT_API_TOKEN); se seguirá reintentando",
+        console_id,
+        console_id,
+    )
+
+
 def token_required() -> None:
     """The API requires an enrollment token this console does not have."""
     logger.warning("🔑 El API exige un token de registro: configure HEARTBEAT_API_TOKEN")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from consola_wire import protocol as p
+from consola_wire.metrics_endpoint import MetricsEndpoint
 from heartbeat.wire_text import iso_timestamp
 
 if TYPE_CHECKING:
@@ -19,9 +20,10 @@ def registration_body(
     sistema: dict[str, Any],
     interval_seconds: float,
     now: float,
+    metricas: MetricsEndpoint | None = None,
 ) -> dict[str, Any]:
-    """``POST /consolas/registrar``."""
-    return {
+    """``POST /consolas/registrar``; ``metricas`` where this console's /metrics answers."""
+    body = {
         p.KEY_ID: console_id,
         p.KEY_NOMBRE: nombre,
         p.KEY_ESTADO: state.estado,
@@ -29,6 +31,7 @@ def registration_body(
         p.KEY_ULTIMA_ACTIVIDAD: iso_timestamp(now),
         p.KEY_INTERVALO_SEGUNDOS: interval_seconds,
     }
+    return _with_metricas(body, metricas)
 
 
 def heartbeat_body(
@@ -38,9 +41,10 @@ def heartbeat_body(
     now: float,
     *,
     estado: str | None = None,
+    metricas: MetricsEndpoint | None = None,
 ) -> dict[str, Any]:
     """``POST /consolas/{id}/heartbeat``; ``estado`` overrides the state (the goodbye)."""
-    return {
+    body = {
         p.KEY_ESTADO: estado or state.estado,
         p.KEY_SISTEMA: sistema,
         p.KEY_ULTIMA_ACTIVIDAD: iso_timestamp(now),
@@ -48,3 +52,10 @@ def heartbeat_body(
         p.KEY_VIDEO_EN_PROCESO: state.video_en_proceso,
         p.KEY_INTERVALO_SEGUNDOS: interval_seconds,
     }
+    return _with_metricas(body, metricas)
+
+
+def _with_metricas(body: dict[str, Any], metricas: MetricsEndpoint | None) -> dict[str, Any]:
+    if metricas is not None:
+        body[p.KEY_METRICAS] = metricas.to_json()
+    return body

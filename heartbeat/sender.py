@@ -9,7 +9,9 @@ Credentials (when the exporter requires tokens): the console registers with its 
 it has one (kept in ``.console-secret``), else with the enrollment token ``HEARTBEAT_API_TOKEN``;
 a registration answer carrying ``secreto`` replaces the stored secret. Heartbeats carry the
 secret. A refused secret (401/403) sends the console back to registration with the enrollment
-token, which rotates the secret. No credential is ever logged.
+token, which the exporter accepts only for an id with no stored secret (new, or reset by an
+operator with ``heartbeat reset-secret``). Until then each retry is refused; one line says so
+when the refusals start, naming the reset command. No credential is ever logged.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from consola_wire import STATE_INACTIVA, protocol
+from consola_wire import STATE_INACTIVA, MetricsEndpoint, protocol
 from heartbeat import logs, secret_store
 from heartbeat.config import HeartbeatConfig
 from heartbeat.payloads import heartbeat_body, registration_body
@@ -46,6 +48,7 @@ class Sender(threading.Thread):
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        metricas: MetricsEndpoint | None = None,
     ) -> None:
         super().__init__(name=f"heartbeat-sender-{console_id[:8]}", daemon=True)
         assert config.api_base_url is not None
@@ -57,6 +60,8 @@ class Sender(threading.Thread):
         self._rng = rng or random.Random()
         self._clock = clock
         self._wall = wall_clock
+        #: Where this console's /metrics answers, sent with every request (None: not served).
+        self._metricas = metricas
         self._client = ApiClient(
             config.api_base_url,
             config.timeout_seconds,
@@ -65,6 +70,7 @@ class Sender(threading.Thread):
         )
         self._secret: str | None = None
         self._token_hint_given = False
+        self._enrollment_refused = False
         self._cond = threading.Condition()
         self._dirty = False
         self._stopping = False
@@ -175,6 +181,7 @@ class Sender(threading.Thread):
             sistema=self._sampler.get().sistema(),
             interval_seconds=self._config.interval_seconds,
             now=self._wall(),
+            metricas=self._metricas,
         )
         credential = self._credential()
         outcome = self._post("registrar", protocol.REGISTER_PATH, body, token=credential)
@@ -190,6 +197,7 @@ class Sender(threading.Thread):
             logs.token_required()
         if not outcome.ok:
             return False
+        self._enrollment_refused = False
         self._keep_secret(outcome)
         self._registered = self._ever_registered = True
         self._telemetry.set_registered(True)
@@ -205,6 +213,7 @@ class Sender(threading.Thread):
             self._sampler.get().sistema(),
             self._config.interval_seconds,
             self._wall(),
+            metricas=self._metricas,
         )
         outcome = self._post(
             "heartbeat", protocol.heartbeat_path(self._console_id), body, token=self._secret
@@ -226,6 +235,7 @@ class Sender(threading.Thread):
             self._config.interval_seconds,
             self._wall(),
             estado=STATE_INACTIVA,
+            metricas=self._metricas,
         )
         timeout = min(self._config.timeout_seconds, self._config.stop_timeout_seconds * 0.8)
         outcome = self._post(
@@ -281,5 +291,20 @@ class Sender(threading.Thread):
                 logs.recovered(streak)
         else:
             streak = self._telemetry.failed(endpoint, outcome.reason or "other")
-            logs.send_failed(endpoint, outcome.detail, streak)
+            if not self._enrollment_refusal(endpoint, token, outcome):
+                logs.send_failed(endpoint, outcome.detail, streak)
         return outcome
+
+    def _enrollment_refusal(self, endpoint: str, token: str | None, outcome: Outcome) -> bool:
+        """Whether ``outcome`` refused a registration with the enrollment token (the id is
+        enrolled and this console lacks its secret, or the token is wrong); one line says so
+        when such refusals start, instead of the generic failure line."""
+        api_token = self._config.api_token
+        if endpoint != "registrar" or outcome.status != 403 or api_token is None:
+            return False
+        if token != api_token:
+            return False
+        if not self._enrollment_refused:
+            self._enrollment_refused = True
+            logs.enrollment_refused(self._console_id)
+        return True

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from consola_wire import REPORTABLE_STATES, STATE_INACTIVA, EstadoConsola, protocol
+from consola_wire import REPORTABLE_STATES, STATE_INACTIVA, EstadoConsola, MetricsEndpoint, protocol
 from heartbeat import logs, sigterm
 from heartbeat.config import HeartbeatConfig
 from heartbeat.error_report import ErrorReport
@@ -141,7 +141,13 @@ class HeartbeatService:
             self._start_http(config, console_id)
             if config.enabled:
                 self._sender = Sender(
-                    config, console_id, self._state, self._telemetry, self._system, rng=self._rng
+                    config,
+                    console_id,
+                    self._state,
+                    self._telemetry,
+                    self._system,
+                    rng=self._rng,
+                    metricas=self._metrics_endpoint(config),
                 )
                 self._sender.start()  # logs "Servicio de heartbeat iniciado" after registering
             else:
@@ -187,6 +193,14 @@ class HeartbeatService:
     def _begin_stop_on_sigterm(self) -> Callable[[], None] | None:
         stop = self._begin_stop()
         return stop.wait if stop is not None else None
+
+    def _metrics_endpoint(self, config: HeartbeatConfig) -> MetricsEndpoint | None:
+        """The ``metricas`` to send: the port the HTTP server bound (None when it is off or
+        failed to start: then Prometheus has nothing to find)."""
+        address = self.metrics_address
+        if address is None:
+            return None
+        return MetricsEndpoint(address[1], protocol.DEFAULT_METRICS_PATH, config.advertised_address)
 
     def _start_http(self, config: HeartbeatConfig, console_id: str) -> None:
         if config.metrics_port is None:

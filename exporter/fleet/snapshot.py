@@ -11,7 +11,8 @@ the changed rows become Python objects.
 Why a margin: a write's ``now`` is taken when its request arrives and is committed a little later
 (the group commit, bounded by ``--request-timeout`` for every acknowledged write), and several
 exporters sharing a database have slightly different clocks. A whole read (``updated_at`` of
-every console; full rows still only where it changed) happens on the first scrape, after a
+every console; full rows still only where it changed) happens on the first refresh (the
+exporter's start-up read, :meth:`exporter.service.ExporterService._warm_fleet`), after a
 failed read, when the clock went back, when the row count disagrees with the snapshot (a console
 was deleted), and every :data:`WHOLE_READ_SECONDS` regardless: a write committed later than the
 margin (e.g. after a database stall) shows up then at the latest.

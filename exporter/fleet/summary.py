@@ -93,6 +93,27 @@ class FleetSummaryCollector(Collector):
             value=self._now,
         )
         yield GaugeMetricFamily(
+            PREFIX + "open_connections",
+            "HTTP connections this process holds open now.",
+            value=m.connections_open,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "max_connections",
+            "Most HTTP connections this process serves at once (--max-connections).",
+            value=m.max_connections,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "connections_refused",
+            "Connections this process answered 503 at once: --max-connections were open.",
+            value=m.connections_refused,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "request_read_timeouts",
+            "Connections this process closed because a request's headers and body did not"
+            " arrive within --request-read-timeout.",
+            value=m.request_read_timeouts,
+        )
+        yield GaugeMetricFamily(
             PREFIX + "database_up",
             "1 when the database answered this process's last access, else 0.",
             value=1.0 if m.database_up else 0.0,

@@ -6,8 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from consola_wire import STATE_INACTIVA
-from exporter.storage.records import FleetPick, FleetRow, HeartbeatOp, WriteOp
+from consola_wire import STATE_INACTIVA, MetricsEndpoint
+from exporter.storage.records import ConsoleRecord, FleetPick, FleetRow, HeartbeatOp, WriteOp
+
+#: The consoles ``GET /api/prometheus/targets`` lists (:data:`~records.TargetRow` columns):
+#: those whose /metrics is known, except those whose ``inactiva`` is their own goodbye. ``{id}``
+#: is the id column as text, ``{estado}`` an optional ``AND estado = <placeholder>``.
+TARGETS_SQL = (
+    "SELECT {id}, nombre, hostname, estado, metrics_address, metrics_port, metrics_path"
+    " FROM consolas WHERE metrics_port IS NOT NULL AND metrics_address IS NOT NULL"
+    " AND NOT stopped_cleanly{estado}"
+)
 
 
 def picked_rows(
@@ -78,7 +87,40 @@ def heartbeat_values(op: HeartbeatOp) -> dict[str, Any]:
         "platform": identity[1],
         "arch": identity[2],
         "version": identity[3],
+        **endpoint_values(hb.metricas),
     }
+
+
+def endpoint_values(endpoint: MetricsEndpoint | None) -> dict[str, Any]:
+    """The endpoint columns' statement parameters ``mport``, ``mpath``, ``maddr`` (None when the
+    body had no ``metricas``: a heartbeat then keeps the known endpoint, a registration clears
+    it, since a registration describes the console afresh)."""
+    if endpoint is None:
+        return {"mport": None, "mpath": None, "maddr": None}
+    return {"mport": endpoint.puerto, "mpath": endpoint.ruta, "maddr": endpoint.direccion}
+
+
+def console_record(row: Sequence[Any], loads: Callable[[Any], Any]) -> ConsoleRecord:
+    """A :class:`ConsoleRecord` from a row of a backend's console columns; ``loads`` decodes
+    its two JSON columns."""
+    return ConsoleRecord(
+        id=row[0],
+        nombre=row[1],
+        estado=row[2],
+        sistema=loads(row[3]),
+        ultima_actividad=row[4],
+        ultimo_error=loads(row[5]),
+        video_en_proceso=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        last_seen=row[9],
+        intervalo_segundos=row[10],
+        inactive_after_seconds=row[11],
+        state_since=row[12],
+        stopped_cleanly=bool(row[13]),
+        maintenance_until=row[14],
+        maintenance_reason=row[15],
+    )
 
 
 def threshold_for(interval: float | None, default_inactive_after: float) -> float:

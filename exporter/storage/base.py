@@ -18,6 +18,7 @@ from exporter.storage.records import (
     FleetRow,
     HistoryEntry,
     StateStatistics,
+    TargetRow,
     WriteOp,
     WriteResult,
 )
@@ -69,6 +70,11 @@ class Storage(ABC):
         later (of every console when None), the full rows of those ``pick`` chooses among them,
         and the number of consoles (exporter/fleet/snapshot.py). Relies on every write to a
         console setting ``updated_at`` to its operation's ``now``."""
+
+    @abstractmethod
+    def metrics_targets(self, estado: str | None) -> list[TargetRow]:
+        """The consoles whose own /metrics is known, except those that stopped cleanly (only
+        those in ``estado`` when given), for ``GET /api/prometheus/targets``; one query."""
 
     @abstractmethod
     def credential(self, console_id: str) -> Credential | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def migration_steps(current: int, migrations: dict[int, str]) -> Iterator[tuple[int, list[str]]]:

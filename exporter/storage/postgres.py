@@ -20,6 +20,9 @@ from psycopg.types.json import Jsonb
 
 from consola_wire import STATE_INACTIVA
 from exporter.storage.backend_support import (
+    TARGETS_SQL,
+    console_record,
+    endpoint_values,
     group_heartbeats,
     heartbeat_values,
     picked_rows,
@@ -38,6 +41,7 @@ from exporter.storage.postgres_sql import (
     REGISTER_INSERT_SQL,
     REGISTER_UPDATE_SQL,
     RETIRE_SQL,
+    SELECT_FOR_REGISTRATION,
     SWEEP_SQL,
 )
 from exporter.storage.records import (
@@ -60,10 +64,12 @@ from exporter.storage.records import (
     PruneResult,
     RegisterOp,
     RegisterResult,
+    ResetSecretOp,
     StateStatistics,
     StorageUnavailableError,
     SweepOp,
     SweepResult,
+    TargetRow,
     WriteOp,
     WriteResult,
 )
@@ -92,24 +98,7 @@ def _json(value: Any) -> Jsonb | None:
 
 
 def _record(row: Sequence[Any]) -> ConsoleRecord:
-    return ConsoleRecord(
-        id=row[0],
-        nombre=row[1],
-        estado=row[2],
-        sistema=row[3],
-        ultima_actividad=row[4],
-        ultimo_error=row[5],
-        video_en_proceso=row[6],
-        created_at=row[7],
-        updated_at=row[8],
-        last_seen=row[9],
-        intervalo_segundos=row[10],
-        inactive_after_seconds=row[11],
-        state_since=row[12],
-        stopped_cleanly=bool(row[13]),
-        maintenance_until=row[14],
-        maintenance_reason=row[15],
-    )
+    return console_record(row, lambda value: value)  # psycopg decodes JSONB itself
 
 
 def _sort_key(item: tuple[int, WriteOp]) -> tuple[int, str]:
@@ -117,7 +106,7 @@ def _sort_key(item: tuple[int, WriteOp]) -> tuple[int, str]:
     op = item[1]
     if isinstance(op, RegisterOp):
         return (0, op.registration.console_id)
-    if isinstance(op, HeartbeatOp | DeleteOp | MaintenanceOp):
+    if isinstance(op, HeartbeatOp | DeleteOp | MaintenanceOp | ResetSecretOp):
         return (0, op.console_id)
     return (1, "")
 
@@ -194,10 +183,13 @@ class PostgresStorage(Storage):
             return self._sweep(cur, op)
         if isinstance(op, MaintenanceOp):
             return self._maintenance(cur, op)
-        if isinstance(op, DeleteOp):
-            cur.execute("DELETE FROM consolas WHERE id = %s", (op.console_id,))
+        if isinstance(op, DeleteOp | ResetSecretOp):  # the console, or only its secret
+            retire = isinstance(op, DeleteOp)
+            sql = "DELETE FROM consolas" if retire else "UPDATE consolas SET secret_hash = NULL"
+            cur.execute(sql + " WHERE id = %s", (op.console_id,))
             found = cur.rowcount > 0
-            cur.execute("DELETE FROM consolas_historial WHERE console_id = %s", (op.console_id,))
+            if retire:
+                cur.execute("DELETE FROM consolas_historial WHERE console_id = %s", [op.console_id])
             return FoundResult(found=found)
         assert isinstance(op, PruneOp)
         cur.execute("DELETE FROM consolas_historial WHERE at < %s", (_ts(op.before),))
@@ -237,9 +229,10 @@ class PostgresStorage(Storage):
             "arch": arch,
             "version": version,
             "secret_hash": op.secret_hash,
+            **endpoint_values(reg.metricas),
         }
         cur.execute(
-            "SELECT estado, video_en_proceso FROM consolas WHERE id = %s FOR UPDATE",
+            SELECT_FOR_REGISTRATION,
             (reg.console_id,),
         )
         old = cur.fetchone()
@@ -252,11 +245,13 @@ class PostgresStorage(Storage):
                 return RegisterResult(created=True)
             # Another process inserted it meanwhile: lock it and update like a re-registration.
             cur.execute(
-                "SELECT estado, video_en_proceso FROM consolas WHERE id = %s FOR UPDATE",
+                SELECT_FOR_REGISTRATION,
                 (reg.console_id,),
             )
             old = cur.fetchone()
             assert old is not None
+        if op.secret_hash is not None and old[2] is not None:
+            return RegisterResult(created=False, already_enrolled=True)
         cur.execute(
             REGISTER_UPDATE_SQL, {**values, "changed": old[0] != reg.estado or old[1] is not None}
         )
@@ -388,6 +383,10 @@ class PostgresStorage(Storage):
             self._readers.clear()
             raise StorageUnavailableError(f"PostgreSQL: {exc}".strip()) from exc
         return FleetChanges(versions, rows, total)
+
+    def metrics_targets(self, estado: str | None) -> list[TargetRow]:
+        where, params = (" AND estado = %s", [estado]) if estado else ("", [])
+        return self._read(TARGETS_SQL.format(id="id::text", estado=where), params)
 
     def credential(self, console_id: str) -> Credential | None:
         rows = self._read("SELECT secret_hash FROM consolas WHERE id = %s", [uuid.UUID(console_id)])

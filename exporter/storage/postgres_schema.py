@@ -64,7 +64,16 @@ ALTER TABLE consolas ADD COLUMN IF NOT EXISTS maintenance_until TIMESTAMP WITH T
 ALTER TABLE consolas ADD COLUMN IF NOT EXISTS maintenance_reason VARCHAR(500)
 """
 
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4}
+#: Version 5: the console's /metrics endpoint (see sqlite_schema.SCHEMA_V5).
+SCHEMA_V5 = """
+ALTER TABLE consolas ADD COLUMN IF NOT EXISTS metrics_port INTEGER;
+ALTER TABLE consolas ADD COLUMN IF NOT EXISTS metrics_path VARCHAR(255);
+ALTER TABLE consolas ADD COLUMN IF NOT EXISTS metrics_address VARCHAR(253)
+"""
+
+MIGRATIONS: dict[int, str] = {
+    1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4, 5: SCHEMA_V5,
+}  # fmt: skip
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:

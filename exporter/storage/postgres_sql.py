@@ -19,7 +19,7 @@ WITH b AS (
   SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS b(
     id uuid, estado text, sistema jsonb, actividad timestamptz, error jsonb, video text,
     now timestamptz, intervalo float8, dflt float8, stopped boolean, hostname text,
-    platform text, arch text, version text)
+    platform text, arch text, version text, mport int, mpath text, maddr text)
 ), old AS (
   SELECT c.id, c.estado, c.video_en_proceso, c.intervalo_segundos
   FROM consolas c JOIN b ON c.id = b.id ORDER BY c.id FOR UPDATE OF c
@@ -44,7 +44,10 @@ WITH b AS (
     hostname = COALESCE(b.hostname, c.hostname),
     platform = COALESCE(b.platform, c.platform),
     arch = COALESCE(b.arch, c.arch),
-    runtime_version = COALESCE(b.version, c.runtime_version)
+    runtime_version = COALESCE(b.version, c.runtime_version),
+    metrics_port = COALESCE(b.mport, c.metrics_port),
+    metrics_path = COALESCE(b.mpath, c.metrics_path),
+    metrics_address = COALESCE(b.maddr, c.metrics_address)
   FROM b, old
   WHERE c.id = b.id AND old.id = b.id
   RETURNING c.id, old.estado AS previo, b.estado, b.now
@@ -57,13 +60,20 @@ WITH b AS (
 SELECT id::text FROM upd
 """
 
+#: The row a registration updates, locked; the secret tells whether the id is enrolled.
+SELECT_FOR_REGISTRATION = (
+    "SELECT estado, video_en_proceso, secret_hash FROM consolas WHERE id = %s FOR UPDATE"
+)
+
 REGISTER_INSERT_SQL = """
 INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at, updated_at,
   last_seen, intervalo_segundos, inactive_after_seconds, silent_deadline, state_since,
-  stopped_cleanly, hostname, platform, arch, runtime_version, secret_hash)
+  stopped_cleanly, hostname, platform, arch, runtime_version, secret_hash, metrics_port,
+  metrics_path, metrics_address)
 VALUES (%(id)s, %(nombre)s, %(estado)s, %(sistema)s::jsonb, %(actividad)s::timestamptz, %(now)s,
   %(now)s, %(now)s, %(intervalo)s::float8, %(threshold)s, %(deadline)s, %(now)s, FALSE,
-  %(hostname)s, %(platform)s, %(arch)s, %(version)s, %(secret_hash)s::text)
+  %(hostname)s, %(platform)s, %(arch)s, %(version)s, %(secret_hash)s::text, %(mport)s::int,
+  %(mpath)s::text, %(maddr)s::text)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
@@ -75,7 +85,8 @@ UPDATE consolas SET nombre = %(nombre)s, estado = %(estado)s, sistema = %(sistem
   inactive_after_seconds = %(threshold)s, silent_deadline = %(deadline)s,
   state_since = CASE WHEN %(changed)s THEN %(now)s ELSE state_since END,
   stopped_cleanly = FALSE, hostname = %(hostname)s, platform = %(platform)s, arch = %(arch)s,
-  runtime_version = %(version)s, secret_hash = COALESCE(%(secret_hash)s::text, secret_hash)
+  runtime_version = %(version)s, secret_hash = COALESCE(%(secret_hash)s::text, secret_hash),
+  metrics_port = %(mport)s::int, metrics_path = %(mpath)s::text, metrics_address = %(maddr)s::text
 WHERE id = %(id)s
 """
 

@@ -29,7 +29,8 @@ class RegisterOp:
     registration: Registration
     now: float
     default_inactive_after: float
-    #: Hash of a newly issued console secret; None keeps the stored one (see exporter.auth).
+    #: Hash of a newly issued console secret, stored only where none is (an enrolled console's
+    #: secret is never replaced by a registration); None keeps the stored one.
     secret_hash: str | None = field(default=None, repr=False)
 
 
@@ -86,7 +87,14 @@ class MaintenanceOp:
     reason: str | None = None
 
 
-WriteOp = RegisterOp | HeartbeatOp | DeleteOp | SweepOp | PruneOp | MaintenanceOp
+@dataclass(frozen=True, slots=True)
+class ResetSecretOp:
+    """Forget a console's secret (nothing else changes): the enrollment token may enroll it."""
+
+    console_id: str
+
+
+WriteOp = RegisterOp | HeartbeatOp | DeleteOp | SweepOp | PruneOp | MaintenanceOp | ResetSecretOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,8 @@ class RegisterResult:
     """Outcome of a registration."""
 
     created: bool
+    #: An enrollment (a new secret) reached an id that got a secret meanwhile: nothing stored.
+    already_enrolled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +214,10 @@ class FleetChanges:
     rows: list[FleetRow]
     #: How many consoles there are.
     total: int
+
+
+#: A console Prometheus may scrape: id, nombre, hostname, estado, address, port, path.
+TargetRow = tuple[str, str, str, str, str, int, str]
 
 
 #: Chooses, from ``{id: updated_at}``, the consoles whose full rows a fleet read returns.

@@ -11,6 +11,9 @@ from typing import Any
 
 from consola_wire import STATE_INACTIVA
 from exporter.storage.backend_support import (
+    TARGETS_SQL,
+    console_record,
+    endpoint_values,
     heartbeat_values,
     picked_rows,
     sistema_identity,
@@ -37,10 +40,12 @@ from exporter.storage.records import (
     PruneResult,
     RegisterOp,
     RegisterResult,
+    ResetSecretOp,
     StateStatistics,
     StorageUnavailableError,
     SweepOp,
     SweepResult,
+    TargetRow,
     WriteOp,
     WriteResult,
 )
@@ -68,7 +73,9 @@ _HEARTBEAT_SET = """
   hostname = COALESCE(:hostname, hostname),
   platform = COALESCE(:platform, platform),
   arch = COALESCE(:arch, arch),
-  runtime_version = COALESCE(:version, runtime_version)
+  runtime_version = COALESCE(:version, runtime_version),
+  metrics_port = COALESCE(:mport, metrics_port), metrics_path = COALESCE(:mpath, metrics_path),
+  metrics_address = COALESCE(:maddr, metrics_address)
 """
 #: The common case, the same state again. ``estado`` is not assigned, so SQLite leaves its
 #: ``idx_consolas_estado`` entry alone (assigning it, even unchanged, rewrites an index page:
@@ -112,24 +119,7 @@ def _loads(value: str | None) -> Any:
 
 
 def _record(row: Sequence[Any]) -> ConsoleRecord:
-    return ConsoleRecord(
-        id=row[0],
-        nombre=row[1],
-        estado=row[2],
-        sistema=_loads(row[3]),
-        ultima_actividad=row[4],
-        ultimo_error=_loads(row[5]),
-        video_en_proceso=row[6],
-        created_at=row[7],
-        updated_at=row[8],
-        last_seen=row[9],
-        intervalo_segundos=row[10],
-        inactive_after_seconds=row[11],
-        state_since=row[12],
-        stopped_cleanly=bool(row[13]),
-        maintenance_until=row[14],
-        maintenance_reason=row[15],
-    )
+    return console_record(row, _loads)
 
 
 class SQLiteStorage(Storage):
@@ -196,9 +186,12 @@ class SQLiteStorage(Storage):
             return self._sweep(conn, op)
         if isinstance(op, MaintenanceOp):
             return self._maintenance(conn, op)
-        if isinstance(op, DeleteOp):
-            cur = conn.execute("DELETE FROM consolas WHERE id = ?", (op.console_id,))
-            conn.execute("DELETE FROM consolas_historial WHERE console_id = ?", (op.console_id,))
+        if isinstance(op, DeleteOp | ResetSecretOp):  # the console, or only its secret
+            retire = isinstance(op, DeleteOp)
+            sql = "DELETE FROM consolas" if retire else "UPDATE consolas SET secret_hash = NULL"
+            cur = conn.execute(sql + " WHERE id = ?", (op.console_id,))
+            if retire:
+                conn.execute("DELETE FROM consolas_historial WHERE console_id = ?", [op.console_id])
             return FoundResult(found=cur.rowcount > 0)
         cur = conn.execute("DELETE FROM consolas_historial WHERE at < ?", (op.before,))
         return PruneResult(deleted=cur.rowcount)
@@ -218,8 +211,11 @@ class SQLiteStorage(Storage):
         actividad = reg.ultima_actividad.timestamp() if reg.ultima_actividad else None
         hostname, platform, arch, version = sistema_identity(reg.sistema)
         old = conn.execute(
-            "SELECT estado, video_en_proceso FROM consolas WHERE id = ?", (reg.console_id,)
+            "SELECT estado, video_en_proceso, secret_hash FROM consolas WHERE id = ?",
+            (reg.console_id,),
         ).fetchone()
+        if old is not None and op.secret_hash is not None and old[2] is not None:
+            return RegisterResult(created=False, already_enrolled=True)
         values = {
             "id": reg.console_id,
             "nombre": reg.nombre,
@@ -235,15 +231,17 @@ class SQLiteStorage(Storage):
             "arch": arch,
             "version": version,
             "secret_hash": op.secret_hash,
+            **endpoint_values(reg.metricas),
         }
         if old is None:
             conn.execute(
                 "INSERT INTO consolas (id, nombre, estado, sistema, ultima_actividad, created_at,"
                 " updated_at, last_seen, intervalo_segundos, inactive_after_seconds,"
                 " silent_deadline, state_since, stopped_cleanly, hostname, platform, arch,"
-                " runtime_version, secret_hash) VALUES (:id, :nombre, :estado, :sistema,"
-                " :actividad, :now, :now, :now, :intervalo, :threshold, :deadline, :now, 0,"
-                " :hostname, :platform, :arch, :version, :secret_hash)",
+                " runtime_version, secret_hash, metrics_port, metrics_path, metrics_address)"
+                " VALUES (:id, :nombre, :estado, :sistema, :actividad, :now, :now, :now,"
+                " :intervalo, :threshold, :deadline, :now, 0, :hostname, :platform, :arch,"
+                " :version, :secret_hash, :mport, :mpath, :maddr)",
                 values,
             )
             self._history(conn, (reg.console_id, now, None, reg.estado, REASON_REGISTRATION))
@@ -256,7 +254,8 @@ class SQLiteStorage(Storage):
             " inactive_after_seconds = :threshold, silent_deadline = :deadline,"
             " state_since = CASE WHEN :changed THEN :now ELSE state_since END,"
             " stopped_cleanly = 0, hostname = :hostname, platform = :platform, arch = :arch,"
-            " runtime_version = :version, secret_hash = COALESCE(:secret_hash, secret_hash)"
+            " runtime_version = :version, secret_hash = COALESCE(:secret_hash, secret_hash),"
+            " metrics_port = :mport, metrics_path = :mpath, metrics_address = :maddr"
             " WHERE id = :id",
             {**values, "changed": changed},
         )
@@ -427,6 +426,10 @@ class SQLiteStorage(Storage):
         except sqlite3.Error as exc:
             raise StorageUnavailableError(f"SQLite: {exc}") from exc
         return FleetChanges(versions, rows, int(total))
+
+    def metrics_targets(self, estado: str | None) -> list[TargetRow]:
+        where, params = (" AND estado = ?", [estado]) if estado else ("", [])
+        return self._read(TARGETS_SQL.format(id="id", estado=where), params)
 
     def credential(self, console_id: str) -> Credential | None:
         rows = self._read("SELECT secret_hash FROM consolas WHERE id = ?", [console_id])

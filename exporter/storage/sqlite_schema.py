@@ -66,8 +66,18 @@ ALTER TABLE consolas ADD COLUMN maintenance_until REAL;
 ALTER TABLE consolas ADD COLUMN maintenance_reason TEXT
 """
 
+#: Version 5: where the console's own /metrics answers (its ``metricas``), for Prometheus's
+#: discovery; NULL when it never said (a Node console). No index: the targets read scans.
+SCHEMA_V5 = """
+ALTER TABLE consolas ADD COLUMN metrics_port INTEGER;
+ALTER TABLE consolas ADD COLUMN metrics_path TEXT;
+ALTER TABLE consolas ADD COLUMN metrics_address TEXT
+"""
+
 #: Migrations by target version; each runs once, in order, inside one transaction.
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4}
+MIGRATIONS: dict[int, str] = {
+    1: SCHEMA_V1, 2: SCHEMA_V2, 3: SCHEMA_V3, 4: SCHEMA_V4, 5: SCHEMA_V5,
+}  # fmt: skip
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -15,11 +15,16 @@ from starlette.responses import JSONResponse, Response
 from exporter.service import ExporterService
 from exporter.web.auth import Authenticator, ReadTokenMiddleware
 from exporter.web.consoles_routes import api_routes
+from exporter.web.heartbeat_path import HeartbeatPath, heartbeat_handler
 from exporter.web.monitoring_routes import ops_routes
+from exporter.web.prometheus_targets import prometheus_routes
 
 log = logging.getLogger(__name__)
 
 ERROR_NAMES = {404: "not_found", 405: "method_not_allowed"}
+#: How long the start waits for the fleet read before serving; a larger fleet goes on reading
+#: in the background while /readyz answers 503 ``warming_up``.
+WARM_WAIT_SECONDS = 0.5
 
 
 def create_app(service: ExporterService) -> Starlette:
@@ -29,6 +34,7 @@ def create_app(service: ExporterService) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         auth.log_mode()
         service.start()
+        await service.wait_warm(WARM_WAIT_SECONDS)  # a small fleet is read before the port opens
         log.info(
             "exporter ready: database=%s inactive_after=%gs", service.storage.backend,
             service.config.inactive_after,
@@ -49,10 +55,14 @@ def create_app(service: ExporterService) -> Starlette:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"error": "internal", "message": "internal server error"}, 500)
 
-    auth = Authenticator(service.config.enrollment_token, service.config.read_token)
+    auth = Authenticator.from_config(service.config)
+    routes = [*api_routes(service), *prometheus_routes(service), *ops_routes(service)]
     app = Starlette(
-        routes=[*api_routes(service), *ops_routes(service)],
-        middleware=[Middleware(ReadTokenMiddleware, auth=auth, count=service.metrics.request)],
+        routes=routes,
+        middleware=[
+            Middleware(ReadTokenMiddleware, auth=auth, count=service.metrics.request),
+            Middleware(HeartbeatPath, handler=heartbeat_handler(routes)),  # past the router
+        ],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )

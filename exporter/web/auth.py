@@ -1,13 +1,16 @@
-"""Tokens: the enrollment token, the per-console secrets it buys, and the read token.
+"""Roles: the enrollment token, the per-console secrets it buys, the admin and the read tokens.
 
-- With an enrollment token configured, ``POST /api/consolas/registrar`` needs
-  ``Authorization: Bearer <enrollment token>`` (a new console, or one that lost its secret: the
-  answer issues a fresh ``secreto``, replacing any earlier one) or ``Bearer <the console's own
-  secret>`` (a restart: the secret stays). Heartbeats need the console's own secret, so one
-  console cannot report for another; ``DELETE`` needs the enrollment token.
-- With a read token configured, every ``GET`` except ``/healthz``, ``/readyz`` and
-  ``/openapi.json`` needs ``Authorization: Bearer <read token>`` (the API reads, ``/metrics``,
-  the status page).
+- Enrollment token (every console's ``HEARTBEAT_API_TOKEN``): ``POST /api/consolas/registrar``
+  of a *new* id, answered with a fresh ``secreto``. An id with no stored secret (never enrolled,
+  registered while the exporter ran open, or reset by an operator) counts as new. On an enrolled
+  id the enrollment token gets 403 and nothing changes: one console cannot take another's id.
+- Console secret (``.console-secret``): that console's heartbeats and re-registrations only.
+- Admin token (operators): ``DELETE`` of a console, its maintenance, ``DELETE .../secreto``
+  (reset, so a console that lost its secret can enroll again); also every read. With an
+  enrollment token but no admin token those operations are refused (403 naming the setting).
+- Read token (Prometheus, Grafana, people): every ``GET`` except ``/healthz``, ``/readyz`` and
+  ``/openapi.json`` (the API reads, ``/metrics``, the status page).
+- No token configured: everything open, as the seed describes.
 
 Secrets are 32 random bytes; only their SHA-256 is stored (a fast hash is enough for high-entropy
 secrets: nothing to brute-force). Every comparison is constant-time. No token or secret is ever
@@ -25,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 
+from exporter.config import ExporterConfig
 from exporter.storage.records import Credential
 from exporter.tokens import new_secret, secret_matches, token_matches
 from exporter.web.errors import ApiError
@@ -52,10 +56,11 @@ MISSING_FOR_REGISTRATION = (
 MISSING_FOR_HEARTBEAT = (
     "a heartbeat requires Authorization: Bearer <console secret> (issued at registration)"
 )
-MISSING_FOR_DELETE = "retiring a console requires Authorization: Bearer <enrollment token>"
-MISSING_FOR_MAINTENANCE = (
-    "a console's maintenance requires Authorization: Bearer <enrollment token>"
-)
+MISSING_FOR_DELETE = "retiring a console requires Authorization: Bearer <admin token>"
+MISSING_FOR_MAINTENANCE = "a console's maintenance requires Authorization: Bearer <admin token>"
+MISSING_FOR_RESET = "resetting a console's secret requires Authorization: Bearer <admin token>"
+#: Where an exporter's admin token comes from (named when there is none).
+ADMIN_SETTING = "--admin-token-file or HEARTBEAT_ADMIN_TOKEN"
 
 
 class AuthError(ApiError):
@@ -88,12 +93,26 @@ def bearer(headers: Mapping[str, str]) -> str | None:
     return token
 
 
+def already_enrolled(console_id: str) -> str:
+    """The 403 for the enrollment token on an enrolled id: what the operator can do."""
+    return (
+        f"console {console_id} is already enrolled: re-register with its own secret "
+        f"(.console-secret), or have an operator reset it: heartbeat reset-secret {console_id}"
+    )
+
+
 @dataclass(frozen=True)
 class Authenticator:
     """The exporter's token policy; ``None`` tokens mean open (the seed's behaviour)."""
 
     enrollment_token: str | None = None
     read_token: str | None = None
+    admin_token: str | None = None
+
+    @classmethod
+    def from_config(cls, config: ExporterConfig) -> Authenticator:
+        """The policy of ``config``'s tokens."""
+        return cls(config.enrollment_token, config.read_token, config.admin_token)
 
     @property
     def writes_open(self) -> bool:
@@ -121,18 +140,18 @@ class Authenticator:
     async def registration_secret(
         self, presented: str | None, console_id: str, lookup: Lookup
     ) -> str | None:
-        """The secret to issue: a fresh one for the enrollment token; None in open mode or for
-        the console's own secret (it keeps it). 403 for any other credential."""
+        """The secret to issue: a fresh one for the enrollment token on an id with no stored
+        secret; None in open mode or for the console's own secret (it keeps it). 403 for the
+        enrollment token on an enrolled id, and for any other credential."""
         if presented is None:
             return None
-        if self.is_enrollment(presented):
-            log.info(
-                "console %s enrolled with the enrollment token: new secret issued "
-                "(any previous one stops working)",
-                console_id,
-            )
-            return new_secret()
         credential = await lookup(console_id)
+        enrolled = credential is not None and credential.secret_hash is not None
+        if self.is_enrollment(presented):
+            if enrolled:
+                raise AuthError(403, already_enrolled(console_id))
+            log.info("console %s enrolled with the enrollment token: new secret issued", console_id)
+            return new_secret()
         if credential is None or not secret_matches(presented, credential.secret_hash):
             raise AuthError(403, "neither the enrollment token nor this console's secret")
         return None
@@ -155,20 +174,33 @@ class Authenticator:
             raise AuthError(403, f"the secret is not valid for console {console_id}")
         return True
 
-    def require_enrollment(self, request: Request, missing: str) -> None:
-        """401/403 unless the request carries the enrollment token (no-op when writes are open)."""
-        token = self.write_credential(request, missing)
-        if token is not None and not self.is_enrollment(token):
-            raise AuthError(403, "the enrollment token is not valid")
+    def require_admin(self, request: Request, missing: str) -> None:
+        """401/403 unless the request carries the admin token. Open when no enrollment and no
+        admin token are configured; always 403 with an enrollment token but no admin token."""
+        if self.admin_token is None:
+            if self.enrollment_token is None:
+                return
+            raise AuthError(
+                403,
+                "this operation requires the admin token, and this exporter has none: "
+                f"start it with {ADMIN_SETTING} (the enrollment token does not allow it)",
+            )
+        token = bearer(request.headers)
+        if token is None:
+            raise AuthError(401, missing)
+        if not token_matches(token, self.admin_token):
+            raise AuthError(403, "the admin token is not valid")
 
     def check_read(self, headers: Mapping[str, str]) -> None:
-        """401/403 unless the request carries the read token (no-op when reads are open)."""
+        """401/403 unless the request carries the read token or the admin token (no-op when
+        reads are open)."""
         if self.read_token is None:
             return
         token = bearer(headers)
         if token is None:
             raise AuthError(401, "reading requires Authorization: Bearer <read token>")
-        if not token_matches(token, self.read_token):
+        admin = self.admin_token is not None and token_matches(token, self.admin_token)
+        if not admin and not token_matches(token, self.read_token):
             raise AuthError(403, "the read token is not valid")
 
     def log_mode(self) -> None:
@@ -183,6 +215,14 @@ class Authenticator:
             log.info(
                 "registrations require the enrollment token; heartbeats require each "
                 "console's own secret"
+            )
+        if self.admin_token is not None:
+            log.info("retiring, maintenance and secret resets require the admin token")
+        elif not self.writes_open:
+            log.warning(
+                "no admin token configured (%s): retiring, maintenance and secret resets "
+                "are refused",
+                ADMIN_SETTING,
             )
         if self.reads_open:
             log.warning(

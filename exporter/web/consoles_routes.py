@@ -27,8 +27,11 @@ from exporter.web.auth import (
     MISSING_FOR_HEARTBEAT,
     MISSING_FOR_MAINTENANCE,
     MISSING_FOR_REGISTRATION,
+    MISSING_FOR_RESET,
     NO_STORE,
     Authenticator,
+    AuthError,
+    already_enrolled,
 )
 from exporter.web.console_json import console_json, history_json, statistics_json
 from exporter.web.decompress import ACCEPT_ENCODING_HEADERS
@@ -60,10 +63,11 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def _parse(parse: Callable[[object], T], body: object) -> T:
-    """Validate with ``parse``; a timestamp outside datetime's range is a 400, not a 500."""
+def _parse(parse: Callable[[object, str | None], T], body: object, request: Request) -> T:
+    """Validate with ``parse``, the request's peer address standing in for a ``metricas``
+    without ``direccion``; a timestamp outside datetime's range is a 400, not a 500."""
     try:
-        return parse(body)
+        return parse(body, request.client.host if request.client else None)
     except OverflowError:  # e.g. "9999-12-31T23:59:59-05:00" converted to UTC
         raise WireError(KEY_ULTIMA_ACTIVIDAD, "is outside the supported date range") from None
 
@@ -80,7 +84,7 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
     """Routes under ``/api`` bound to ``service``."""
     storage = service.storage
     m = service.metrics
-    auth = Authenticator(service.config.enrollment_token, service.config.read_token)
+    auth = Authenticator.from_config(service.config)
 
     async def credential(console_id: str) -> Credential | None:
         return await service.read(lambda: storage.credential(console_id))
@@ -89,9 +93,11 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
     async def registrar(request: Request) -> Response:
         """POST /api/consolas/registrar — idempotent registration (issues secrets with tokens)."""
         presented = auth.write_credential(request, MISSING_FOR_REGISTRATION)
-        registration = _parse(parse_registration, await read_json(request))
+        registration = _parse(parse_registration, await read_json(request), request)
         secret = await auth.registration_secret(presented, registration.console_id, credential)
         result = await service.register(registration, hash_secret(secret) if secret else None)
+        if result.already_enrolled:  # another enrollment of this id committed first
+            raise AuthError(403, already_enrolled(registration.console_id))
         body: dict[str, Any] = {"ok": True, "id": registration.console_id, "creada": result.created}
         headers = dict(ACCEPT_ENCODING_HEADERS)
         if secret is not None:
@@ -104,7 +110,7 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
         """POST /api/consolas/{id}/heartbeat — 404 asks an unknown console to register."""
         console_id = _path_id(request)
         presented = auth.write_credential(request, MISSING_FOR_HEARTBEAT)
-        beat = _parse(parse_heartbeat, await read_json(request))
+        beat = _parse(parse_heartbeat, await read_json(request), request)
         known = await auth.check_heartbeat(presented, console_id, credential)
         if not known or not await service.heartbeat(console_id, beat):
             raise ApiError(
@@ -201,7 +207,7 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
         """POST /api/consolas/{id}/mantenimiento {minutos | hasta, motivo} — the console is off on
         purpose until then: it pages nobody. DELETE ends it. Both answer the console."""
         console_id = _path_id(request)
-        auth.require_enrollment(request, MISSING_FOR_MAINTENANCE)
+        auth.require_admin(request, MISSING_FOR_MAINTENANCE)
         if request.method == "DELETE":
             until, reason = None, None
         else:
@@ -215,8 +221,18 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
     async def eliminar(request: Request) -> Response:
         """DELETE /api/consolas/{id} — retire a console and its history."""
         console_id = _path_id(request)
-        auth.require_enrollment(request, MISSING_FOR_DELETE)
+        auth.require_admin(request, MISSING_FOR_DELETE)
         if not await service.delete(console_id):
+            raise _not_found(console_id)
+        return JSONResponse({"ok": True, "id": console_id})
+
+    @endpoint("secreto", m)
+    async def reset_secret(request: Request) -> Response:
+        """DELETE /api/consolas/{id}/secreto — forget the console's secret (nothing else), so
+        the enrollment token may enroll that id again."""
+        console_id = _path_id(request)
+        auth.require_admin(request, MISSING_FOR_RESET)
+        if not await service.reset_secret(console_id):
             raise _not_found(console_id)
         return JSONResponse({"ok": True, "id": console_id})
 
@@ -233,4 +249,5 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
         ),
         Route("/api/consolas/{console_id}", consola, methods=["GET"]),
         Route("/api/consolas/{console_id}", eliminar, methods=["DELETE"]),
+        Route("/api/consolas/{console_id}/secreto", reset_secret, methods=["DELETE"]),
     ]

@@ -44,6 +44,12 @@ def unavailable(reason: str) -> JSONResponse:
     return JSONResponse({"error": "database_unavailable", "message": reason}, status_code=503)
 
 
+def warming_up() -> JSONResponse:
+    """503 from /readyz while the fleet is first read at start (the API already answers)."""
+    body = {"error": "warming_up", "message": "reading the fleet for /metrics after the start"}
+    return JSONResponse(body, status_code=503)
+
+
 def endpoint(route: str, metrics: ProcessMetrics) -> Callable[[Handler], Handler]:
     """Wrap a handler: map known failures to 4xx/503, anything else to a logged 500; count it."""
 

@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exporter.fleet.renderer import FleetRenderer, FleetView
+from exporter.fleet.renderer import FleetView
 from exporter.service import ExporterService
 from exporter.storage import StorageUnavailableError
-from exporter.web.errors import endpoint, unavailable
+from exporter.web.errors import endpoint, unavailable, warming_up
 from exporter.web.openapi import openapi_document
 from exporter.web.pieces_response import PiecesResponse
 from exporter.web.status_page import index
@@ -21,10 +21,7 @@ from exporter.web.status_page import index
 def ops_routes(service: ExporterService) -> list[Route]:
     """Routes outside ``/api`` bound to ``service``."""
     m = service.metrics
-    config = service.config
-    renderer = FleetRenderer(
-        config.video_info, clock=service.clock, request_timeout=config.request_timeout
-    )
+    renderer = service.fleet
     document = openapi_document()
 
     @endpoint("metrics", m)
@@ -46,11 +43,14 @@ def ops_routes(service: ExporterService) -> list[Route]:
 
     @endpoint("readyz", m)
     async def readyz(request: Request) -> Response:
-        """GET /readyz — 200 when the database answers, else 503 with the reason."""
+        """GET /readyz — 200 when the database answers and the fleet was read at start, else 503
+        with the reason."""
         try:
             await service.read(service.storage.ping)
         except StorageUnavailableError as exc:
-            return unavailable(str(exc))
+            return unavailable(str(exc))  # first: a lost database outranks the start-up read
+        if not service.fleet_warm:
+            return warming_up()
         return JSONResponse({"status": "ready", "database": service.storage.backend})
 
     @endpoint("openapi", m)

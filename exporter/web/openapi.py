@@ -7,6 +7,7 @@ from typing import Any
 
 from consola_wire import ALL_STATES, REPORTABLE_STATES
 from consola_wire import protocol as p
+from exporter.web.openapi_discovery import METRICAS, targets_path
 
 JSON = "application/json"
 
@@ -38,7 +39,8 @@ BODY_ERRORS = {
     "415": _json_response("Unsupported Content-Encoding (identity and gzip are).", "Error"),
 }
 #: Bearer tokens are optional: required only when the exporter is configured with them
-#: (enrollment token for registration, per-console secret for heartbeats, read token for reads).
+#: (enrollment token for registration, per-console secret for heartbeats, admin token for
+#: retirement, maintenance and secret resets, read token for reads).
 OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}]
 ID_PARAM = {
     "name": "console_id",
@@ -83,6 +85,7 @@ SCHEMAS: dict[str, Any] = {
             p.KEY_SISTEMA: SISTEMA,
             p.KEY_ULTIMA_ACTIVIDAD: NULLABLE_TIME,
             p.KEY_INTERVALO_SEGUNDOS: INTERVAL,
+            p.KEY_METRICAS: METRICAS,
         },
     },
     "Heartbeat": {
@@ -107,6 +110,7 @@ SCHEMAS: dict[str, Any] = {
                 "maxLength": p.MAX_VIDEO_CHARS,
             },
             p.KEY_INTERVALO_SEGUNDOS: INTERVAL,
+            p.KEY_METRICAS: METRICAS,
         },
     },
     "Console": {
@@ -346,6 +350,18 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/consolas/{console_id}/secreto": {
+        "delete": {
+            "summary": "Reset a console's secret (admin token): only the secret is forgotten, "
+            "so the enrollment token may enroll the id again and get a new `secreto`.",
+            "parameters": [ID_PARAM],
+            "responses": {
+                "200": _json_response("Secret forgotten.", "Ack"),
+                "404": _json_response("Unknown console.", "Error"),
+                **ERRORS,
+            },
+        }
+    },
     "/api/consolas/{console_id}/historial": {
         "get": {
             "summary": "State changes of a console, newest first.",
@@ -357,6 +373,7 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    p.PROMETHEUS_TARGETS_PATH: targets_path(ERRORS),
     "/metrics": {
         "get": {
             "summary": "Fleet metrics in the Prometheus text format (gzip when accepted).",
@@ -379,7 +396,11 @@ PATHS: dict[str, Any] = {
             "summary": "The database answers.",
             "responses": {
                 "200": _json_response("Ready.", "Health"),
-                "503": _json_response("Database unreachable; `message` says why.", "Error"),
+                "503": _json_response(
+                    "Database unreachable (`database_unavailable`), or the fleet still being read "
+                    "after the start (`warming_up`); `message` says why.",
+                    "Error",
+                ),
             },
         }
     },
@@ -403,7 +424,8 @@ def openapi_document() -> dict[str, Any]:
                     "bearer": {
                         "type": "http",
                         "scheme": "bearer",
-                        "description": "Enrollment token, per-console secret or read token.",
+                        "description": "Enrollment token, per-console secret, admin token or "
+                        "read token (see SECURITY.md).",
                     }
                 },
             },

@@ -377,7 +377,8 @@ def test_prometheus_config_scrapes_the_exporter_and_the_consoles_under_the_contr
     jobs = {job["job_name"]: job for job in _load(PROMETHEUS_FILE)["scrape_configs"]}
     assert set(jobs) == {"heartbeat-exporter", "heartbeat-console"}
     assert jobs["heartbeat-exporter"]["static_configs"][0]["targets"]
-    assert jobs["heartbeat-console"]["static_configs"][0]["targets"]
+    discovery = jobs["heartbeat-console"]["http_sd_configs"][0]["url"]
+    assert discovery.endswith("/api/prometheus/targets")
     assert jobs["heartbeat-console"]["file_sd_configs"][0]["files"]
 
 

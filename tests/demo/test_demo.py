@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ class DemoRun:
     states: dict[str, set[str]] = field(default_factory=dict)
     killed_reported_silent: bool = False
     descendants: set[int] = field(default_factory=set)
+    #: Console ids the demo's Prometheus scraped successfully (``up == 1``), found by discovery.
+    scraped: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
 
 
 def _command(*args: str) -> list[str]:
@@ -52,6 +56,20 @@ def _fleet(port: int) -> list[dict[str, Any]]:
             return list(json.load(response)["consolas"])
     except OSError:
         return []
+
+
+def _scraped_console_ids(output: Path) -> set[str]:
+    """Console ids with ``up == 1`` in the demo's Prometheus (its URL read from the output)."""
+    found = re.search(r"Prometheus: +(http://[\d.:]+)/alerts", output.read_text(errors="replace"))
+    if found is None:
+        return set()
+    query = urllib.parse.urlencode({"query": 'up{job="heartbeat-console"} == 1'})
+    try:
+        with urllib.request.urlopen(f"{found.group(1)}/api/v1/query?{query}", timeout=1) as answer:
+            result = json.load(answer)["data"]["result"]
+    except OSError:
+        return set()
+    return {r["metric"].get("console_id", "") for r in result}
 
 
 def _descendants(pid: int) -> set[int]:
@@ -89,7 +107,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         deadline = time.monotonic() + DURATION + 60
         while process.poll() is None and time.monotonic() < deadline:
             run.descendants |= _descendants(process.pid)
+            run.scraped |= _scraped_console_ids(log)
             for console in _fleet(port):
+                run.ids.add(console["id"])
                 name = console["nombre"]
                 run.names.add(name)
                 run.states.setdefault(name, set()).add(console["estado"])
@@ -130,6 +150,12 @@ def test_demo_shows_the_silent_console_alert_firing(demo_run: DemoRun) -> None:
     require_binary("prometheus-alertmanager")
     assert "Prometheus:" in demo_run.output, demo_run.output  # it found the tools and alerts/
     assert f"alert firing: HeartbeatConsoleSilent ({KILLED})" in demo_run.output, demo_run.output
+
+
+def test_demo_prometheus_finds_every_console_through_the_exporter(demo_run: DemoRun) -> None:
+    require_binary("prometheus")
+    assert len(demo_run.ids) == CONSOLES
+    assert demo_run.scraped == demo_run.ids, demo_run.output
 
 
 def test_demo_prints_where_to_look(demo_run: DemoRun) -> None:
@@ -237,6 +263,8 @@ def test_demo_says_how_to_install_prometheus_when_it_is_missing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(monitoring, "PROMETHEUS_CANDIDATES", (str(tmp_path / "no-prometheus"),))
-    result = monitoring.start_monitoring(tmp_path, "127.0.0.1:1", [], "http://127.0.0.1:2")
+    result = monitoring.start_monitoring(
+        tmp_path, "127.0.0.1:1", "http://127.0.0.1:1/api/prometheus/targets", "http://127.0.0.1:2"
+    )
     assert isinstance(result, str)
     assert "apt-get install prometheus prometheus-alertmanager" in result

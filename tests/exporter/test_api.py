@@ -270,6 +270,8 @@ def test_openapi_document_describes_every_api_route(client: httpx.Client) -> Non
         "/api/consolas/{console_id}",
         "/api/consolas/{console_id}/historial",
         "/api/consolas/{console_id}/mantenimiento",
+        "/api/consolas/{console_id}/secreto",
+        "/api/prometheus/targets",
         "/metrics",
         "/healthz",
         "/readyz",

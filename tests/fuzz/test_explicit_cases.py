@@ -226,11 +226,49 @@ REFUSED: list[tuple[str, str, bytes, int, str]] = [
         400,
         "ultimaActividad",
     ),
+    # metricas: where the console's /metrics answers (GET /api/prometheus/targets)
+    *[
+        (f"metricas_{name}_{kind}", path, body(metricas=value), 400, field)
+        for kind, path, body in (
+            ("registration", REGISTRAR, reg_text),
+            ("heartbeat", HEARTBEAT, hb_text),
+        )
+        for name, value, field in (
+            ("port_0", '{"puerto": 0}', "metricas.puerto"),
+            ("port_65536", '{"puerto": 65536}', "metricas.puerto"),
+            ("port_as_text", '{"puerto": "80"}', "metricas.puerto"),
+            ("port_true", '{"puerto": true}', "metricas.puerto"),
+            ("port_null", '{"puerto": null}', "metricas.puerto"),
+            ("port_float", '{"puerto": 29100.5}', "metricas.puerto"),
+            ("port_past_float_range", f'{{"puerto": {BIG_INT}}}', "metricas.puerto"),
+            ("ruta_without_slash", '{"puerto": 80, "ruta": "metrics"}', "metricas.ruta"),
+            ("ruta_too_long", f'{{"puerto": 80, "ruta": "/{"m" * 255}"}}', "metricas.ruta"),
+            ("ruta_with_space", '{"puerto": 80, "ruta": "/me trics"}', "metricas.ruta"),
+            ("ruta_with_nul", '{"puerto": 80, "ruta": "/m\\u0000"}', "metricas.ruta"),
+            ("ruta_not_text", '{"puerto": 80, "ruta": 7}', "metricas.ruta"),
+            (
+                "direccion_too_long",
+                f'{{"puerto": 80, "direccion": "{"h" * 254}"}}',
+                "metricas.direccion",
+            ),
+            ("direccion_not_text", '{"puerto": 80, "direccion": 10}', "metricas.direccion"),
+            ("direccion_with_port", '{"puerto": 80, "direccion": "h:80"}', "metricas.direccion"),
+            ("direccion_in_brackets", '{"puerto": 80, "direccion": "[::1]"}', "metricas.direccion"),
+            (
+                "direccion_surrogate",
+                '{"puerto": 80, "direccion": "h\\ud800"}',
+                "metricas.direccion",
+            ),
+            ("not_an_object", '"29100"', "metricas"),
+            ("a_list", "[29100]", "metricas"),
+        )
+    ],
 ]
 
 
 def snapshot(http: httpx.Client) -> Any:
-    return http.get("/api/consolas", params={"limit": 10000}).json()["consolas"]
+    consoles = http.get("/api/consolas", params={"limit": 10000}).json()["consolas"]
+    return consoles, http.get("/api/prometheus/targets").json()
 
 
 @pytest.mark.parametrize(
@@ -243,6 +281,31 @@ def test_hostile_request_is_refused_naming_the_field_and_stores_nothing(
 ) -> None:
     before = snapshot(http)
     response = http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text[:500]
+    assert response.json()["field"] == field, response.text[:500]
+    assert snapshot(http) == before
+
+
+#: (case, path, expected status, field) of a ``DELETE`` of a console's secret (the reset).
+REFUSED_RESETS: list[tuple[str, str, int, str]] = [
+    ("reset_path_id_sql", "/api/consolas/1'%20OR%201=1/secreto", 400, "id"),
+    ("reset_path_id_nul", "/api/consolas/%00/secreto", 400, "id"),
+    ("reset_path_id_long", "/api/consolas/" + "a" * 4000 + "/secreto", 400, "id"),
+    ("reset_path_id_with_suffix", f"/api/consolas/{KNOWN}x/secreto", 400, "id"),
+    ("reset_unknown_id", f"/api/consolas/{uuid.UUID(int=7)}/secreto", 404, "id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "field"),
+    [case[1:] for case in REFUSED_RESETS],
+    ids=[case[0] for case in REFUSED_RESETS],
+)
+def test_hostile_secret_reset_is_refused_naming_the_field_and_changes_nothing(
+    http: httpx.Client, path: str, status: int, field: str
+) -> None:
+    before = snapshot(http)
+    response = http.delete(path)
     assert response.status_code == status, response.text[:500]
     assert response.json()["field"] == field, response.text[:500]
     assert snapshot(http) == before
@@ -296,3 +359,15 @@ def test_a_surrogate_pair_escape_is_an_ordinary_character(http: httpx.Client) ->
     response = http.post(REGISTRAR, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 201, response.text
     assert http.get(f"/api/consolas/{console}").json()["nombre"] == "cine 🎬"
+
+
+def test_unknown_keys_inside_metricas_are_accepted_and_ignored(http: httpx.Client) -> None:
+    console = str(uuid.uuid4())
+    metricas = '{"puerto": 29100, "direccion": "10.1.2.3", "esquema": "https", "x": {"y": [1]}}'
+    body = reg_text(id=json.dumps(console), metricas=metricas)
+    response = http.post(REGISTRAR, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    groups = http.get("/api/prometheus/targets").json()
+    assert [g["targets"] for g in groups if g["labels"]["console_id"] == console] == [
+        ["10.1.2.3:29100"]
+    ]

@@ -86,7 +86,7 @@ def test_fleet_table_colours_the_whole_row_of_a_silent_console() -> None:
 def test_console_dashboard_picks_one_console_from_the_fleet_info_metric() -> None:
     variables = {v["name"]: v for v in load("heartbeat-console.json")["templating"]["list"]}
     console = variables["console_id"]
-    assert "heartbeat_fleet_console_info" in console["definition"]
+    assert "heartbeat_fleet_console_info" in console["query"]["query"]
     assert console["multi"] is False and console["includeAll"] is False
     assert list(variables)[-1] == "console_id"
 
@@ -165,6 +165,13 @@ def test_lint_reports_a_state_panel_that_lost_its_mappings() -> None:
         panel_titled(board, "State per console")["fieldConfig"]["defaults"]["mappings"] = []
 
     assert any("state panel without mappings" in p for p in broken(drop_mappings))
+
+
+def test_lint_reports_a_status_panel_that_lost_its_mappings() -> None:
+    def drop_mappings(board: dict[str, Any]) -> None:
+        panel_titled(board, "Database")["fieldConfig"]["defaults"]["mappings"] = []
+
+    assert broken(drop_mappings) == ["Database: status panel without coloured value mappings"]
 
 
 def test_lint_reports_an_editable_dashboard_and_a_missing_uid() -> None:

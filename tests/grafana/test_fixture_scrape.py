@@ -29,7 +29,15 @@ from tests.support.tools import wait_until
 BUSY = "0b6a5d3e-1111-4222-8333-444455556666"
 FAILING = "1c7b6e4f-2222-4333-9444-555566667777"
 SILENT = "2d8c7f50-3333-4444-a555-666677778888"
-CONSOLE_STATES = {BUSY: "ocupada", FAILING: "error", SILENT: "inactiva"}
+#: Silent too, but in maintenance: shown in the table, counted by no silence figure.
+SERVICED = "3e9d8061-4444-4555-b666-77778888999a"
+CONSOLE_STATES = {BUSY: "ocupada", FAILING: "error", SILENT: "inactiva", SERVICED: "inactiva"}
+#: Seconds since each console was last seen (the silence threshold is 600 s).
+SEEN_AGO = {BUSY: 5, FAILING: 5, SILENT: 900, SERVICED: 700}
+MAINTENANCE_LEFT = 1800
+#: The exporter's clock runs an hour behind Prometheus's: every duration a panel shows must be
+#: taken on the exporter's clock (heartbeat_fleet_time_seconds), as the alert rules do.
+EXPORTER_CLOCK_OFFSET = -3600.0
 SCRAPE_SECONDS = 1
 #: Panels empty by design for the chosen (busy, healthy) console and a rule-less Prometheus.
 EMPTY_BY_DESIGN = {
@@ -39,12 +47,14 @@ EMPTY_BY_DESIGN = {
 }
 
 
-def fleet_metrics(scrape: int, now: float) -> str:
-    """The exporter's fleet /metrics for three consoles, counters growing with each scrape."""
-    lines = []
+def fleet_metrics(scrape: int, prometheus_now: float) -> str:
+    """The exporter's fleet /metrics for four consoles, counters growing with each scrape; its
+    timestamps are on its own clock, an hour behind."""
+    now = prometheus_now + EXPORTER_CLOCK_OFFSET
+    lines = [f"heartbeat_fleet_time_seconds {now}"]
     for console_id, state in CONSOLE_STATES.items():
         label = f'console_id="{console_id}"'
-        seen = now - (900 if state == "inactiva" else 5)
+        seen = now - SEEN_AGO[console_id]
         lines += [
             f"heartbeat_fleet_last_seen_timestamp_seconds{{{label}}} {seen}",
             f"heartbeat_fleet_inactive_after_seconds{{{label}}} 600",
@@ -60,6 +70,11 @@ def fleet_metrics(scrape: int, now: float) -> str:
         ]
         if state == "ocupada":
             lines.append(f'heartbeat_fleet_console_video_info{{{label},video="intro.mp4"}} 1')
+        if console_id == SERVICED:
+            until = now + MAINTENANCE_LEFT
+            lines.append(
+                f"heartbeat_fleet_console_maintenance_until_timestamp_seconds{{{label}}} {until}"
+            )
     counts = {s: list(CONSOLE_STATES.values()).count(s) for s in ALL_STATES}
     lines += [f'heartbeat_fleet_consoles{{state="{s}"}} {n}' for s, n in counts.items()]
     lines += [
@@ -181,6 +196,30 @@ def test_fleet_table_puts_the_silent_console_first_with_silence_over_threshold(
     assert ratios[SILENT] >= 1 > ratios[BUSY]
 
 
+def test_table_durations_are_taken_on_the_exporters_clock_not_prometheuss(
+    prometheus: RunningPrometheus,
+) -> None:
+    queries = {q.ref_id: q for q in QUERIES if q.panel_title == "Consoles"}
+    seen = {
+        r["metric"]["console_id"]: float(r["value"][1]) for r in prometheus.query(queries["D"].expr)
+    }
+    assert seen.keys() == SEEN_AGO.keys()
+    for console_id, ago in SEEN_AGO.items():
+        assert ago <= seen[console_id] < ago + 5, (console_id, seen)
+    last_report = next(q for q in QUERIES if q.panel_title == "Last report received")
+    [received] = prometheus.query(last_report.expr)
+    assert 5 <= float(received["value"][1]) < 10
+
+
+def test_table_shows_maintenance_time_left_only_for_the_console_in_maintenance(
+    prometheus: RunningPrometheus,
+) -> None:
+    query = next(q for q in QUERIES if q.panel_title == "Consoles" and q.ref_id == "G")
+    left = {r["metric"]["console_id"]: float(r["value"][1]) for r in prometheus.query(query.expr)}
+    assert left.keys() == {SERVICED}
+    assert MAINTENANCE_LEFT - 5 < left[SERVICED] <= MAINTENANCE_LEFT
+
+
 def test_state_code_query_maps_each_console_to_its_state(prometheus: RunningPrometheus) -> None:
     from grafana.promql import STATE_CODES
 
@@ -190,6 +229,8 @@ def test_state_code_query_maps_each_console_to_its_state(prometheus: RunningProm
 
 
 def test_silent_consoles_stat_counts_only_the_silent_one(prometheus: RunningPrometheus) -> None:
+    """Not the busy and failing ones (silent by Prometheus's clock, an hour ahead), nor the one in
+    maintenance."""
     stat = next(q for q in QUERIES if q.panel_title == "Silent consoles")
     assert [r["value"][1] for r in prometheus.query(stat.expr)] == ["1"]
 
@@ -231,7 +272,7 @@ def test_variables_list_the_jobs_instances_and_consoles_prometheus_knows(
 ) -> None:
     boards = {board["uid"]: board for board in build_all().values()}
     listed = {
-        (uid, v["name"]): label_values(prometheus, v["definition"], board)
+        (uid, v["name"]): label_values(prometheus, v["query"]["query"], board)
         for uid, board in boards.items()
         for v in board["templating"]["list"]
         if v["type"] == "query"

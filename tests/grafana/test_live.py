@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 from grafana.queries import PanelQuery, builtins_for, shipped_queries
 from heartbeat import EstadoConsola, HeartbeatService
@@ -25,6 +26,7 @@ from tests.support.tools import REPO_ROOT, free_port, wait_until
 RULES = REPO_ROOT / "alerts" / "heartbeat-rules.yml"
 SCRAPE_SECONDS = 1
 BUILTINS = builtins_for(scrape_interval=SCRAPE_SECONDS, step=SCRAPE_SECONDS, range_seconds=300)
+MAINTENANCE_MINUTES = 30
 
 
 @dataclass
@@ -95,6 +97,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveFleet]:
                     timeout=30,
                     interval=0.5,
                 )
+                # An operator puts the busy console in maintenance (it keeps reporting).
+                answer = requests.post(
+                    f"{api}/consolas/{busy.obtener_console_id()}/mantenimiento",
+                    json={"minutos": MAINTENANCE_MINUTES, "motivo": "cambio de disco"},
+                    timeout=5,
+                )
+                assert answer.status_code == 200, answer.text
                 kill_without_goodbye(victim)
                 wait_until(
                     lambda: prometheus.query(
@@ -123,6 +132,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveFleet]:
             for service in services:
                 service.detener()
             if victim.poll() is None:
+                # An operator puts the busy console in maintenance (it keeps reporting).
+                answer = requests.post(
+                    f"{api}/consolas/{busy.obtener_console_id()}/mantenimiento",
+                    json={"minutos": MAINTENANCE_MINUTES, "motivo": "cambio de disco"},
+                    timeout=5,
+                )
+                assert answer.status_code == 200, answer.text
                 kill_without_goodbye(victim)
 
 
@@ -166,10 +182,23 @@ def test_console_dashboard_query_returns_series_for_the_console_it_describes(
     assert any(answered), f"{panel} returned nothing for any console"
 
 
-def test_fleet_table_query_lists_the_silent_console_over_its_threshold(live: LiveFleet) -> None:
-    ratio = live.prometheus.query(
-        "max by (console_id) (time() - heartbeat_fleet_last_seen_timestamp_seconds)"
-        " / max by (console_id) (heartbeat_fleet_inactive_after_seconds)"
-    )
+def fleet_query(title: str, ref_id: str = "A") -> PanelQuery:
+    return next(q for q in FLEET_QUERIES if (q.panel_title, q.ref_id) == (title, ref_id))
+
+
+def test_fleet_table_lists_the_silent_console_over_its_threshold(live: LiveFleet) -> None:
+    ratio = live.prometheus.query(fleet_query("Consoles", "F").expr)
     over = {r["metric"]["console_id"] for r in ratio if float(r["value"][1]) >= 1}
     assert over == {live.silent}
+    assert live.prometheus.query(fleet_query("Silent consoles").expr)[0]["value"][1] == "1"
+
+
+def test_fleet_table_shows_the_maintenance_time_left_of_the_console_in_it(
+    live: LiveFleet,
+) -> None:
+    left = {
+        r["metric"]["console_id"]: float(r["value"][1])
+        for r in live.prometheus.query(fleet_query("Consoles", "G").expr)
+    }
+    assert left.keys() == {live.busy}
+    assert (MAINTENANCE_MINUTES - 2) * 60 < left[live.busy] <= MAINTENANCE_MINUTES * 60

@@ -19,6 +19,7 @@ from tests.support.fleet_api import SISTEMA, console, now_iso, register
 from tests.support.tools import REPO_ROOT, free_port
 
 ADMIN_TOKEN = "admin-" + "a3" * 16
+ENROLLMENT_TOKEN = "enroll-" + "e4" * 16
 #: A local time zone five hours behind UTC (POSIX form: no tz database needed).
 TZ_MINUS_5 = "XYZ+5"
 MINUS_5 = timezone(timedelta(hours=-5))
@@ -36,11 +37,12 @@ def exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExporterProce
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExporterProcess]:
-    """An exporter that requires its enrollment token (here standing in for the admin token)."""
+    """An exporter that requires its enrollment token and its admin token."""
     workdir = tmp_path_factory.mktemp("admin-token")
-    token_file = workdir / "enrollment.token"
-    token_file.write_text(ADMIN_TOKEN + "\n")
-    args = ["--enrollment-token-file", str(token_file)]
+    (workdir / "enrollment.token").write_text(ENROLLMENT_TOKEN + "\n")
+    (workdir / "admin.token").write_text(ADMIN_TOKEN + "\n")
+    args = ["--enrollment-token-file", str(workdir / "enrollment.token"),
+            "--admin-token-file", str(workdir / "admin.token")]  # fmt: skip
     with run_exporter(database_for("sqlite", workdir), args) as running:
         yield running
 
@@ -292,7 +294,7 @@ def register_guarded(exporter: ExporterProcess, nombre: str) -> str:
     response = requests.post(
         f"{exporter.url}/api/consolas/registrar",
         json=body,
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        headers={"Authorization": f"Bearer {ENROLLMENT_TOKEN}"},
         timeout=5,
     )
     assert response.status_code == 201, response.text
@@ -309,7 +311,7 @@ def test_a_guarded_exporter_refuses_a_command_without_a_token_and_says_where_it_
     assert result.returncode == 1
     line = one_line_error(result, "maintenance")
     assert "requires a token (HTTP 401" in line
-    assert "--token" in line and "$HEARTBEAT_ADMIN_TOKEN" in line and "enrollment token" in line
+    assert "--token" in line and "$HEARTBEAT_ADMIN_TOKEN" in line and "--admin-token-file" in line
     assert console(guarded.url, serviced)["mantenimientoHasta"] is None
 
 

@@ -1,5 +1,5 @@
 """The security tests run on SQLite (the per-backend storage of secrets has its own tests) and,
-by default, against an exporter that requires the enrollment token."""
+by default, against an exporter that requires the enrollment token and the admin token."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.security import ENROLLMENT_TOKEN
+from tests.support.security import ADMIN_TOKEN, ENROLLMENT_TOKEN
 
 
 @pytest.fixture
@@ -17,4 +17,4 @@ def database(sqlite_database: str) -> str:
 
 @pytest.fixture
 def exporter_settings() -> dict[str, Any]:
-    return {"enrollment_token": ENROLLMENT_TOKEN}
+    return {"enrollment_token": ENROLLMENT_TOKEN, "admin_token": ADMIN_TOKEN}

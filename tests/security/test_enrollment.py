@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
 import uuid
@@ -10,10 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exporter.storage import open_storage
 from exporter.storage.migrations import SCHEMA_VERSION
+from exporter.storage.records import Credential, FoundResult, RegisterResult, ResetSecretOp
 from exporter.storage.sqlite_schema import SCHEMA_V1
-from tests.support.exporters import database_for, embedded_exporter
+from exporter.tokens import hash_secret
+from tests.support.exporters import BACKENDS, database_for, embedded_exporter
 from tests.support.security import (
+    ADMIN_TOKEN,
     ENROLLMENT_TOKEN,
     REGISTRAR,
     bearer,
@@ -24,6 +29,7 @@ from tests.support.security import (
     stored_row,
     stored_secret_hash,
 )
+from tests.support.storage_ops import IDS, T0, register
 
 
 def enroll(client: httpx.Client, console_id: str | None = None) -> tuple[str, str]:
@@ -153,16 +159,22 @@ def test_reregistering_with_its_own_secret_keeps_the_secret(client: httpx.Client
     assert ok.status_code == 200
 
 
-def test_reregistering_with_the_enrollment_token_rotates_the_secret(
-    client: httpx.Client,
+def test_the_enrollment_token_cannot_take_over_an_enrolled_id(
+    client: httpx.Client, database: str
 ) -> None:
-    console_id, old = enroll(client)
-    _, new = enroll(client, console_id)
-    assert new != old
-    refused = client.post(heartbeat_path(console_id), json=beat(), headers=bearer(old))
-    assert refused.status_code == 403
-    accepted = client.post(heartbeat_path(console_id), json=beat(), headers=bearer(new))
-    assert accepted.status_code == 200
+    console_id, secret = enroll(client)
+    before = stored_row(database, console_id)
+    hijack = client.post(
+        REGISTRAR,
+        json=registration(console_id, nombre="Consola pirata"),
+        headers=bearer(ENROLLMENT_TOKEN),
+    )
+    assert hijack.status_code == 403
+    assert "secreto" not in hijack.json()
+    assert f"heartbeat reset-secret {console_id}" in hijack.json()["message"]
+    assert stored_row(database, console_id) == before
+    still = client.post(heartbeat_path(console_id), json=beat(), headers=bearer(secret))
+    assert still.status_code == 200
 
 
 def test_another_console_cannot_take_over_an_id_with_its_own_secret(
@@ -220,14 +232,44 @@ def test_the_database_keeps_only_a_sha256_hash_of_the_secret(backend: str, tmp_p
         assert secret not in database_dump(database)
 
 
-def test_retiring_a_console_requires_the_enrollment_token(
-    client: httpx.Client, database: str
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_registration_stores_a_secret_only_where_none_is_and_a_reset_clears_it(
+    backend: str, tmp_path: Path
 ) -> None:
+    storage = open_storage(database_for(backend, tmp_path))
+    try:
+        op = register(0, T0)
+        first = dataclasses.replace(op, secret_hash=hash_secret("first"))
+        second = dataclasses.replace(op, secret_hash=hash_secret("second"))
+        renamed = dataclasses.replace(
+            second, registration=dataclasses.replace(op.registration, nombre="intruder")
+        )
+        # Two enrollments racing: the first one holds, the second is refused and changes nothing.
+        results = storage.write_batch([first, renamed])
+        assert results == [
+            RegisterResult(created=True),
+            RegisterResult(created=False, already_enrolled=True),
+        ]
+        assert storage.credential(IDS[0]) == Credential(hash_secret("first"))
+        stored = storage.get_console(IDS[0])
+        assert stored is not None and stored.nombre == op.registration.nombre
+        assert storage.write_batch([ResetSecretOp(IDS[0])]) == [FoundResult(found=True)]
+        assert storage.credential(IDS[0]) == Credential(None)
+        storage.write_batch([second])
+        assert storage.credential(IDS[0]) == Credential(hash_secret("second"))
+        assert storage.write_batch([ResetSecretOp(IDS[1])]) == [FoundResult(found=False)]
+    finally:
+        storage.close()
+
+
+def test_retiring_a_console_requires_the_admin_token(client: httpx.Client, database: str) -> None:
     console_id, secret = enroll(client)
-    assert client.delete(f"/api/consolas/{console_id}").status_code == 401
-    assert client.delete(f"/api/consolas/{console_id}", headers=bearer(secret)).status_code == 403
+    path = f"/api/consolas/{console_id}"
+    assert client.delete(path).status_code == 401
+    assert client.delete(path, headers=bearer(secret)).status_code == 403
+    assert client.delete(path, headers=bearer(ENROLLMENT_TOKEN)).status_code == 403
     assert stored_row(database, console_id) is not None
-    retired = client.delete(f"/api/consolas/{console_id}", headers=bearer(ENROLLMENT_TOKEN))
+    retired = client.delete(path, headers=bearer(ADMIN_TOKEN))
     assert retired.status_code == 200
     assert stored_row(database, console_id) is None
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.exporters import run_exporter
 from tests.support.security import (
+    ADMIN_TOKEN,
     ENROLLMENT_TOKEN,
     READ_TOKEN,
     REGISTRAR,
@@ -18,17 +19,17 @@ from tests.support.security import (
     beat,
     heartbeat_path,
     registration,
+    secret_path,
 )
+from tests.support.security import token_env as exporter_env
 from tests.support.tools import REPO_ROOT
 
-CLEAN_ENV = {"HEARTBEAT_ENROLLMENT_TOKEN": "", "HEARTBEAT_READ_TOKEN": ""}
-
-
-def exporter_env(**values: str) -> dict[str, str]:
-    """The test's environment without inherited token variables, plus ``values``."""
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    env.update(values)
-    return env
+#: Each role's setting: its file flag and its variable.
+ROLES = {
+    "enrollment": ("--enrollment-token-file", "HEARTBEAT_ENROLLMENT_TOKEN"),
+    "read": ("--read-token-file", "HEARTBEAT_READ_TOKEN"),
+    "admin": ("--admin-token-file", "HEARTBEAT_ADMIN_TOKEN"),
+}
 
 
 def start_exporter(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -126,3 +127,44 @@ def test_tokens_and_secrets_never_appear_in_the_exporter_log(tmp_path: Path) -> 
     assert f"console {body['id']} enrolled with the enrollment token: new secret issued" in text
     for value in (ENROLLMENT_TOKEN, READ_TOKEN, secret, wrong):
         assert value not in text
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("enrollment", "read"), ("enrollment", "admin"), ("read", "admin")]
+)
+def test_one_token_in_two_roles_is_a_startup_error_naming_both_settings(
+    first: str, second: str, tmp_path: Path
+) -> None:
+    shared = "shared-" + "s7" * 16
+    flag, _ = ROLES[first]
+    token_file = tmp_path / "shared.token"
+    token_file.write_text(shared + "\n")
+    _, variable = ROLES[second]  # one from a file, the other from the environment
+    result = start_exporter([flag, str(token_file)], exporter_env(**{variable: shared}))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for role in (first, second):
+        assert "/".join(ROLES[role]) in lines[0]
+    assert "hold the same token" in lines[0]
+    assert shared not in result.stderr
+
+
+def test_the_admin_token_comes_from_its_file_and_is_never_logged(tmp_path: Path) -> None:
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(ADMIN_TOKEN + "\n")
+    log = tmp_path / "exporter.log"
+    env = exporter_env(HEARTBEAT_ENROLLMENT_TOKEN=ENROLLMENT_TOKEN)
+    args = ["--admin-token-file", str(token_file), "--log-level", "debug"]
+    with run_exporter(str(tmp_path / "c.db"), args, env=env, log_path=log) as exporter:
+        with httpx.Client(base_url=exporter.url, timeout=10) as client:
+            body = registration()
+            client.post(REGISTRAR, json=body, headers=bearer(ENROLLMENT_TOKEN))
+            reset = client.delete(secret_path(body["id"]), headers=bearer(ADMIN_TOKEN))
+            assert reset.status_code == 200
+        exporter.stop()
+        text = exporter.log()
+    assert "retiring, maintenance and secret resets require the admin token" in text
+    assert "no admin token configured" not in text
+    assert f"console {body['id']}: secret reset" in text
+    assert ADMIN_TOKEN not in text

@@ -17,10 +17,10 @@ from heartbeat.service import HeartbeatService
 from tests.support.exporters import EmbeddedExporter
 from tests.support.recording_api import fast_config
 from tests.support.security import (
+    ADMIN_TOKEN,
     ENROLLMENT_TOKEN,
-    REGISTRAR,
     bearer,
-    registration,
+    secret_path,
     stored_row,
     stored_secret_hash,
 )
@@ -116,30 +116,57 @@ def test_a_restarted_console_reuses_its_secret_without_the_enrollment_token(
     assert stored_secret_hash(database, console_id) == sha256(secret)
 
 
-def test_a_console_that_lost_its_secret_recovers_with_the_enrollment_token(
-    exporter: EmbeddedExporter, database: str, tmp_path: Path
+def refused_registrations(exporter: EmbeddedExporter) -> int:
+    """Registrations the exporter has answered with 403."""
+    return exporter.service.metrics.errors[("registrar", "403")]
+
+
+def reset_secret(exporter: EmbeddedExporter, console_id: str) -> None:
+    """What ``heartbeat reset-secret`` does: the operator's ``DELETE .../secreto``."""
+    answer = httpx.delete(exporter.url + secret_path(console_id), headers=bearer(ADMIN_TOKEN))
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_console_that_lost_its_secret_says_so_once_keeps_retrying_and_enrolls_after_a_reset(
+    exporter: EmbeddedExporter, database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="heartbeat")
     first = console(exporter, tmp_path)
     first.iniciar()
     secret_file = tmp_path / ".console-secret"
     wait_until(secret_file.exists)
     first.detener()
+    console_id = first.obtener_console_id()
     old = secret_in(secret_file)
     secret_file.unlink()
+    caplog.clear()
 
     second = console(exporter, tmp_path)
     second.iniciar()
     try:
-        second.cambiar_estado("ocupada", video_en_proceso="Tras perder el secreto")
-        wait_for_state(database, second.obtener_console_id(), "ocupada", "Tras perder el secreto")
+        wait_until(lambda: refused_registrations(exporter) >= 4)  # retried, at its cadence
+        second.cambiar_estado("ocupada", video_en_proceso="Sin secreto")  # the worker goes on
+        assert second.estado()["estado"] == "ocupada"
+        assert stored_secret_hash(database, console_id) == sha256(old)  # nothing taken over
+        lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert lines == [
+            f"🔑 El API rechazó HEARTBEAT_API_TOKEN para la consola {console_id}: si ya estaba "
+            "inscrita y perdió su secreto (.console-secret), un operador debe ejecutar: "
+            f"heartbeat reset-secret {console_id} (si no, revise HEARTBEAT_API_TOKEN); se "
+            "seguirá reintentando"
+        ]
+        reset_secret(exporter, console_id)
+        wait_for_state(database, console_id, "ocupada", "Sin secreto")
+        wait_until(secret_file.exists)
     finally:
         second.detener()
     new = secret_in(secret_file)
     assert new != old
-    assert stored_secret_hash(database, second.obtener_console_id()) == sha256(new)
+    assert stored_secret_hash(database, console_id) == sha256(new)
+    assert "✅ Consola registrada exitosamente" in caplog.text
 
 
-def test_a_console_whose_secret_was_rotated_elsewhere_enrolls_again_and_carries_on(
+def test_a_running_console_whose_secret_an_operator_reset_enrolls_again_and_carries_on(
     exporter: EmbeddedExporter, database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="heartbeat")
@@ -150,15 +177,10 @@ def test_a_console_whose_secret_was_rotated_elsewhere_enrolls_again_and_carries_
         secret_file = tmp_path / ".console-secret"
         wait_until(secret_file.exists)
         old = secret_in(secret_file)
-        rotated = httpx.post(
-            exporter.url + REGISTRAR,
-            json=registration(console_id),
-            headers=bearer(ENROLLMENT_TOKEN),
-        )
-        assert rotated.status_code == 200
-        service.cambiar_estado("ocupada", video_en_proceso="Tras la rotación")
-        wait_for_state(database, console_id, "ocupada", "Tras la rotación")
-        assert secret_in(secret_file) not in (old, rotated.json()["secreto"])
+        reset_secret(exporter, console_id)
+        service.cambiar_estado("ocupada", video_en_proceso="Tras el reinicio del secreto")
+        wait_for_state(database, console_id, "ocupada", "Tras el reinicio del secreto")
+        assert secret_in(secret_file) != old
         assert stored_secret_hash(database, console_id) == sha256(secret_in(secret_file))
         assert "El API rechazó el secreto de esta consola; se registra de nuevo" in caplog.text
     finally:
@@ -194,12 +216,8 @@ def test_neither_the_token_nor_the_secret_appears_in_the_library_logs(
     try:
         secret_file = tmp_path / ".console-secret"
         wait_until(secret_file.exists)
-        rotated = httpx.post(  # force a refused heartbeat and a re-enrollment
-            exporter.url + REGISTRAR,
-            json=registration(service.obtener_console_id()),
-            headers=bearer(ENROLLMENT_TOKEN),
-        )
-        first_secret = rotated.json()["secreto"]
+        first_secret = secret_in(secret_file)
+        reset_secret(exporter, service.obtener_console_id())  # a refused beat, a new enrollment
         service.cambiar_estado("ocupada", video_en_proceso="Registro")
         wait_until(lambda: "HTTP 403" in caplog.text)
         wait_until(lambda: secret_in(secret_file) != first_secret)

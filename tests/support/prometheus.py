@@ -75,8 +75,9 @@ def prometheus_config(
     evaluation_interval: str = "1s",
     rule_files: Sequence[Path] = (),
     alertmanager: str | None = None,
+    scrape_configs: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A prometheus.yml as a dict."""
+    """A prometheus.yml as a dict; ``scrape_configs`` are added as they are (e.g. http_sd)."""
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape_interval,
@@ -90,7 +91,8 @@ def prometheus_config(
                 "static_configs": [{"targets": list(job.targets)}],
             }
             for job in jobs
-        ],
+        ]
+        + list(scrape_configs),
     }
     if rule_files:
         config["rule_files"] = [str(path) for path in rule_files]
@@ -108,6 +110,7 @@ def run_prometheus(
     evaluation_interval: str = "1s",
     rule_files: Sequence[Path] = (),
     alertmanager: str | None = None,
+    scrape_configs: Sequence[dict[str, Any]] = (),
 ) -> Iterator[RunningPrometheus]:
     """Start Prometheus on a free loopback port; stop it on exit."""
     binary = require_binary("prometheus")
@@ -119,6 +122,7 @@ def run_prometheus(
         evaluation_interval=evaluation_interval,
         rule_files=rule_files,
         alertmanager=alertmanager,
+        scrape_configs=scrape_configs,
     )
     config_path.write_text(yaml.safe_dump(config))
     port = free_port()

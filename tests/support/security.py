@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from typing import Any
@@ -11,7 +12,22 @@ from exporter.storage import is_postgres_url, sqlite_path
 
 ENROLLMENT_TOKEN = "enroll-" + "e1" * 16  # distinctive, so a leak is easy to grep for
 READ_TOKEN = "read-" + "r2" * 16
+ADMIN_TOKEN = "admin-" + "a5" * 16
 REGISTRAR = "/api/consolas/registrar"
+#: The exporter's token variables: cleared from a test exporter's inherited environment.
+TOKEN_VARIABLES = ("HEARTBEAT_ENROLLMENT_TOKEN", "HEARTBEAT_READ_TOKEN", "HEARTBEAT_ADMIN_TOKEN")
+
+
+def token_env(**values: str) -> dict[str, str]:
+    """The test's environment without inherited token variables, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARIABLES}
+    env.update(values)
+    return env
+
+
+def secret_path(console_id: str) -> str:
+    """``DELETE`` here resets a console's secret (admin token)."""
+    return f"/api/consolas/{console_id}/secreto"
 
 
 def heartbeat_path(console_id: str) -> str:
