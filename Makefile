@@ -3,6 +3,9 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
+# Three pytest workers: most tests wait on real servers (Prometheus, PostgreSQL, exporters), so
+# they overlap well even on two CPUs. `make test PYTEST_ARGS=` runs them one at a time.
+PYTEST_ARGS ?= -n 3
 
 .PHONY: demo test lint typecheck pytest tools bench bench-full dashboards clean
 

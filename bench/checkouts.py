@@ -7,7 +7,9 @@ load from elsewhere on the machine hits all alike. Reports medians and p99s, and
 fraction of its baseline. OTHER is a checkout of this project (``git worktree add`` or a clone);
 its exporter runs from its own folder with this venv's packages.
 
-``python -m bench.checkouts /tmp/before --this /tmp/after --rounds 5 --seconds 6``
+``python -m bench.checkouts /tmp/before --this /tmp/after --rounds 5 --seconds 6``; with
+``--paced 3500`` each exporter is also offered that rate, interleaved, for its p99 (the tail a
+moderate load sees); ``--no-scrape`` skips the ``/metrics`` part.
 """
 
 from __future__ import annotations
@@ -86,10 +88,42 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
                 rates[name].append(result.ok_rate)
                 p99s[name].append(result.p99)
                 print(f"  ingest {name}: {result.ok_rate:,.0f}/s p99 {result.p99 * 1e3:.1f} ms")
+        paced = paced_trials({name: urls[name] for name in checkouts}, args)
     return {
-        name: {"rate": summary(rates[name]), "p99": summary(p99s[name]), "trials": rates[name]}
-        for name in rates
+        **{
+            name: {"rate": summary(rates[name]), "p99": summary(p99s[name]), "trials": rates[name]}
+            for name in rates
+        },
+        **paced,
     }
+
+
+def paced_trials(
+    urls: dict[str, tuple[str, int]], args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """With ``--paced RATE``: each exporter offered RATE heartbeats/s, interleaved, ``--seconds``
+    per trial (``--paced-rounds`` rounds); the p99s, under ``paced <name>``."""
+    if not args.paced:
+        return {}
+    p99s: dict[str, list[float]] = {name: [] for name in urls}
+    order = list(urls)
+    for round_index in range(args.paced_rounds):
+        for name in order[round_index % len(order) :] + order[: round_index % len(order)]:
+            url, _pid = urls[name]
+            result = run_wrk(
+                url,
+                SCRIPT,
+                seconds=args.seconds,
+                connections=CONNECTIONS,
+                consoles=args.consoles,
+                rate=args.paced,
+            )
+            p99s[name].append(result.p99)
+            print(
+                f"  paced {name} at {args.paced:,.0f}/s: {result.ok_rate:,.0f}/s"
+                f" p99 {result.p99 * 1e3:.1f} ms"
+            )
+    return {f"paced {name}": {"p99": summary(p99s[name]), "trials": p99s[name]} for name in urls}
 
 
 def scrapes(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -120,6 +154,46 @@ def scrapes(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> 
     }
 
 
+def table(
+    results: dict[str, Any], checkouts: dict[str, Path], argv: Sequence[str] | None
+) -> list[str]:
+    """The Markdown table of a run (``–`` where a part was not measured)."""
+    ingest, scrape = results["ingest"], results.get("scrape", {})
+    lines = [f"`python -m bench.checkouts {' '.join(sys.argv[1:] if argv is None else argv)}`", ""]
+    lines += ["| exporter | heartbeats/s (median) | p99 | ÷ Starlette ceiling | ÷ ASGI ceiling | "
+              "paced p99 (median) | /metrics (median) | p99 | prometheus_client ÷ exporter | "
+              "first /metrics after start |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    ceiling_rate = ingest["ceiling"]["rate"]["median"]
+    asgi_rate = ingest["asgi_ceiling"]["rate"]["median"]
+    plain = scrape.get("prometheus_client", {}).get("seconds", {}).get("median")
+    for name, checkout in checkouts.items():
+        i, rate = ingest[name], ingest[name]["rate"]["median"]
+        paced = ingest.get(f"paced {name}")
+        cells = [f"{name} ({checkout})", f"{rate:,.0f}", f"{i['p99']['median'] * 1e3:.1f} ms",
+                 f"{rate / ceiling_rate:.3f}", f"{rate / asgi_rate:.3f}",
+                 f"{paced['p99']['median'] * 1e3:.1f} ms" if paced else "–"]  # fmt: skip
+        if name in scrape and plain:
+            s = scrape[name]["seconds"]
+            first = scrape[name]["first"]
+            cells += [f"{s['median'] * 1e3:.1f} ms", f"{s['p99'] * 1e3:.1f} ms",
+                      f"{plain / s['median']:.1f}×", f"{first * 1e3:.1f} ms"]  # fmt: skip
+        else:
+            cells += ["–"] * 4
+        lines.append("| " + " | ".join(cells) + " |")
+    plain_cell = f"{plain * 1e3:.1f} ms" if plain else "–"
+    ceiling_p99 = ingest["ceiling"]["p99"]["median"] * 1e3
+    asgi_p99 = ingest["asgi_ceiling"]["p99"]["median"] * 1e3
+    lines.append(
+        f"| Starlette ceiling / prometheus_client | {ceiling_rate:,.0f} | {ceiling_p99:.1f} ms"
+        f" | 1 | – | – | {plain_cell} | – | 1× | – |"
+    )
+    lines.append(
+        f"| ASGI ceiling | {asgi_rate:,.0f} | {asgi_p99:.1f} ms | – | 1 | – | – | – | – | – |"
+    )
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.checkouts", description=__doc__)
     parser.add_argument("other", type=Path, help="the checkout to compare with (e.g. before)")
@@ -131,39 +205,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--consoles", type=int, default=100_000, help="consoles (default 100k)")
     parser.add_argument("--scrape-repeats", type=int, default=3, help="timed scrapes per round")
     parser.add_argument("--output", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--paced", type=float, default=0.0, help="also pace at this rate (/s)")
+    parser.add_argument("--paced-rounds", type=int, default=5, help="paced rounds (default 5)")
+    parser.add_argument("--no-scrape", action="store_true", help="ingestion only")
     args = parser.parse_args(argv)
     checkouts = {"other": args.other.resolve(), "this": args.this.resolve()}
     with tempfile.TemporaryDirectory(prefix="bench-checkouts-") as folder:
         tmp = Path(folder)
-        results = {"ingest": ingest(checkouts, args, tmp), "scrape": scrapes(checkouts, args, tmp)}
-    lines = [f"`python -m bench.checkouts {' '.join(sys.argv[1:] if argv is None else argv)}`", ""]
-    lines += ["| exporter | heartbeats/s (median) | p99 | ÷ Starlette ceiling | ÷ ASGI ceiling | "
-              "/metrics (median) | p99 | prometheus_client ÷ exporter | "
-              "first /metrics after start |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    ceiling_rate = results["ingest"]["ceiling"]["rate"]["median"]
-    asgi_rate = results["ingest"]["asgi_ceiling"]["rate"]["median"]
-    plain_seconds = results["scrape"]["prometheus_client"]["seconds"]["median"]
-    for name, checkout in checkouts.items():
-        i, s = results["ingest"][name], results["scrape"][name]["seconds"]
-        rate = i["rate"]["median"]
-        lines.append(
-            f"| {name} ({checkout}) | {rate:,.0f} | {i['p99']['median'] * 1e3:.1f} ms"
-            f" | {rate / ceiling_rate:.3f} | {rate / asgi_rate:.3f} | {s['median'] * 1e3:.1f} ms"
-            f" | {s['p99'] * 1e3:.1f} ms | {plain_seconds / s['median']:.1f}×"
-            f" | {results['scrape'][name]['first'] * 1e3:.1f} ms |"
-        )
-    lines.append(
-        f"| Starlette ceiling / prometheus_client | {ceiling_rate:,.0f} | "
-        f"{results['ingest']['ceiling']['p99']['median'] * 1e3:.1f} ms | 1 | – | "
-        f"{plain_seconds * 1e3:.1f} ms | – | 1× | – |"
-    )
-    lines.append(
-        f"| ASGI ceiling | {asgi_rate:,.0f} | "
-        f"{results['ingest']['asgi_ceiling']['p99']['median'] * 1e3:.1f} ms"
-        " | – | 1 | – | – | – | – |"
-    )
-    print("\n".join(lines))
+        results = {"ingest": ingest(checkouts, args, tmp)}
+        if not args.no_scrape:
+            results["scrape"] = scrapes(checkouts, args, tmp)
+    print("\n".join(table(results, checkouts, argv)))
     if args.output:
         args.output.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return 0

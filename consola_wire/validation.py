@@ -98,7 +98,9 @@ def decode_json(raw: bytes) -> object:
     except UnicodeDecodeError:
         raise WireError("body", "is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        if text.startswith("\ufeff"):  # what json.loads says, with the decoder built once
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except WireError:
         raise
     except (ValueError, RecursionError) as exc:
@@ -107,6 +109,9 @@ def decode_json(raw: bytes) -> object:
 
 def _reject_constant(name: str) -> object:
     raise WireError("body", f"{name} is not allowed in JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _state(obj: JSONObject, allowed: tuple[str, ...]) -> str:
@@ -143,6 +148,8 @@ def _text(value: object, field: str, max_chars: int) -> str:
 def _check_string(value: str, field: str) -> None:
     if "\x00" in value:
         raise WireError(field, "must not contain NUL characters")
+    if value.isascii():  # no surrogate can hide in it
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -157,8 +164,14 @@ def _check_json_value(value: object, field: str) -> None:
         raise WireError(field, "numbers must be finite")
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_string(key, field)
-            _check_json_value(item, f"{field}.{key}")
+            if "\x00" in key or not key.isascii():
+                _check_string(key, field)
+            item_type = type(item)
+            if item_type is str:  # the common flat values, checked without a call per item
+                if "\x00" in item or not item.isascii():
+                    _check_string(item, f"{field}.{key}")
+            elif item_type is not int and item is not None and item_type is not bool:
+                _check_json_value(item, f"{field}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_json_value(item, f"{field}[{index}]")

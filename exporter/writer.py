@@ -17,9 +17,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
+
 from exporter.failure_log import FailureLog
 from exporter.storage.base import Storage
-from exporter.storage.records import StorageUnavailableError, WriteOp, WriteResult
+from exporter.storage.records import (
+    StorageUnavailableError,
+    SweepOp,
+    SweepResult,
+    WriteOp,
+    WriteResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +96,15 @@ class GroupCommitWriter:
         self._thread.join(timeout)
 
     async def submit(self, op: WriteOp, timeout: float) -> WriteResult:
-        """Queue ``op`` and wait for its commit; StorageUnavailableError on failure/timeout."""
+        """Queue ``op`` and wait for its commit; StorageUnavailableError on failure/timeout.
+
+        A sweep first reads what it may change, in a worker thread: with nothing to change it
+        never takes the writer, else it writes only those consoles."""
+        if isinstance(op, SweepOp) and op.consoles is None and not self._closed:
+            narrowed = await self._sweep_candidates(op, timeout)
+            if narrowed is None:
+                return SweepResult(marked=())
+            op = narrowed
         if self._closed:
             raise StorageUnavailableError("the exporter is shutting down")
         loop = asyncio.get_running_loop()
@@ -99,6 +116,17 @@ class GroupCommitWriter:
             return await future
         finally:
             timer.cancel()
+
+    async def _sweep_candidates(self, op: SweepOp, timeout: float) -> SweepOp | None:
+        try:
+            with anyio.fail_after(timeout):
+                return await anyio.to_thread.run_sync(
+                    self._storage.sweep_candidates, op, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            raise StorageUnavailableError(
+                f"the database did not answer within {timeout:g}s"
+            ) from None
 
     def submit_sync(self, op: WriteOp, timeout: float) -> WriteResult:
         """Blocking variant of :meth:`submit` for threads without an event loop."""

@@ -5,8 +5,10 @@ Each talks to the exporter's API and prints one line. ``maintenance ID --for 2h 
 ``retire ID`` removes a console and its history; ``reset-secret ID`` makes the exporter forget
 the console's secret, so a console that lost its ``.console-secret`` enrolls again with the
 enrollment token. The admin token comes from ``--token``, else ``HEARTBEAT_ADMIN_TOKEN``.
-Exit status: 0 done; 1 no such console, API unreachable, token refused or any other answer;
-2 a bad value, refused here or by the API (its 400 names the field).
+ID is the console's UUID or its first 8 characters or more (as ``heartbeat status`` shows them),
+resolved through ``GET /api/consolas``. Exit status: 0 done; 1 no such console, API unreachable,
+token refused or any other answer; 2 a bad value, refused here or by the API (its 400 names the
+field), or an id prefix that matches no console or several.
 """
 
 from __future__ import annotations
@@ -32,15 +34,24 @@ from consola_wire.protocol import (
     maintenance_path,
 )
 from heartbeat.api_access import (
-    CHECK_URL_HINT,
     HEADERS,
     READ_TOKEN_VARIABLE,
     add_api_arguments,
     api_base_url,
     bearer,
-    failure_reason,
+    tls_verification,
+    unreachable,
 )
-from heartbeat.console_view import console_label, local_time, maintenance_reason, one_line
+from heartbeat.config import ConfigError
+from heartbeat.console_view import (
+    MIN_PREFIX_CHARS,
+    console_label,
+    id_prefix,
+    local_time,
+    maintenance_reason,
+    one_line,
+    unique_match,
+)
 from heartbeat.console_view import parse_time as parse_api_time
 from heartbeat.durations import DurationError, parse_duration
 
@@ -52,6 +63,8 @@ EXIT_BAD_VALUE = 2
 FLAG_OF_FIELD = {KEY_MINUTOS: "--for", KEY_HASTA: "--until", KEY_MOTIVO: "--reason", "id": "ID"}
 #: Most characters of an API message quoted in our one line.
 MAX_QUOTED_CHARS = 300
+#: Most consoles one listing request asks for while resolving a prefix (the API's maximum).
+PAGE_SIZE = 10000
 TOKEN_HINT = (
     f"give the admin token with --token or ${ADMIN_TOKEN_VARIABLE} "
     "(the exporter's --admin-token-file / HEARTBEAT_ADMIN_TOKEN)"
@@ -74,12 +87,27 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _console_id(text: str) -> str:
+    """A full id (canonical) or an id prefix (lower case, without the ``…`` status shows)."""
     try:
         return validate_console_id(text)
     except WireError:
-        raise argparse.ArgumentTypeError(
-            f"{one_line(text)!r} is not a console id (a UUID, as heartbeat status --json shows)"
-        ) from None
+        pass
+    prefix = id_prefix(text)
+    if prefix is not None:
+        return prefix
+    raise argparse.ArgumentTypeError(
+        f"{one_line(text)!r} is not a console id (a UUID, or its first {MIN_PREFIX_CHARS} "
+        "characters or more, as heartbeat status shows)"
+    )
+
+
+def is_full_id(text: str) -> bool:
+    """Whether ``text`` is a whole console id (not a prefix)."""
+    try:
+        validate_console_id(text)
+    except WireError:
+        return False
+    return True
 
 
 def _duration(text: str) -> int:
@@ -113,6 +141,8 @@ class ConsolesApi:
     base_url: str
     token: str | None
     timeout: float
+    #: requests' TLS verification (:func:`~heartbeat.api_access.tls_verification`).
+    verify: str | bool = True
 
     def _send(
         self, method: str, path: str, body: Mapping[str, Any] | None, token: str | None
@@ -127,12 +157,11 @@ class ConsolesApi:
                 auth=bearer(token),
                 timeout=self.timeout,
                 allow_redirects=False,
+                verify=self.verify,
             )
         except requests.RequestException as exc:
-            raise CommandError(
-                f"the consoles API is unreachable: cannot reach {url}: {failure_reason(exc)}. "
-                + CHECK_URL_HINT
-            ) from None
+            reason = unreachable(url, exc, self.verify)
+            raise CommandError(f"the consoles API is unreachable: {reason}") from None
 
     def change(
         self, method: str, path: str, console_id: str, body: Mapping[str, Any] | None = None
@@ -172,6 +201,41 @@ class ConsolesApi:
             said += " (is --api-base-url the consoles API, ending in /api?)"
         return CommandError(said)
 
+    def resolve(self, given: str) -> str:
+        """The id ``given`` names: itself when whole, else the one console whose id starts
+        with it (:class:`CommandError`, status 2, when none or several do)."""
+        if is_full_id(given):
+            return given
+        try:
+            return unique_match(given, self._consoles())
+        except ValueError as exc:
+            raise CommandError(str(exc), EXIT_BAD_VALUE) from None
+
+    def _consoles(self) -> list[dict[str, Any]]:
+        """Every console (``GET /consolas``, page by page) with the token that reads."""
+        token = os.environ.get(READ_TOKEN_VARIABLE) or self.token
+        consoles: list[dict[str, Any]] = []
+        while True:
+            path = f"/consolas?limit={PAGE_SIZE}&offset={len(consoles)}"
+            response = self._send("GET", path, None, token)
+            status = response.status_code
+            if status in (401, 403):
+                raise CommandError(
+                    f"the API refused to list the consoles (HTTP {status}) to resolve an id "
+                    f"prefix: {TOKEN_HINT}, or give the whole id"
+                )
+            try:
+                body = response.json()
+                page, total = list(body["consolas"]), int(body["total"])
+            except (ValueError, KeyError, TypeError):
+                raise CommandError(
+                    f"{self.base_url + path} answered HTTP {status}, not the consoles list "
+                    "(is --api-base-url the consoles API, ending in /api?)"
+                ) from None
+            consoles.extend(c for c in page if isinstance(c, dict))
+            if not page or len(consoles) >= total:
+                return consoles
+
     def known_console(self, console_id: str, path: str) -> dict[str, Any] | None:
         """The console as the API reads it (with ``HEARTBEAT_READ_TOKEN``, else the admin
         token, which reads too), or None when it will not say; :class:`CommandError` only when
@@ -191,7 +255,13 @@ def _console_path(console_id: str) -> str:
 
 
 def _id_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("id", metavar="ID", type=_console_id, help="the console's id (a UUID)")
+    parser.add_argument(
+        "id",
+        metavar="ID",
+        type=_console_id,
+        help=f"the console's id (a UUID), or its first {MIN_PREFIX_CHARS} characters or more "
+        "as heartbeat status shows them (resolved through GET /api/consolas)",
+    )
 
 
 def _access_arguments(parser: argparse.ArgumentParser) -> None:
@@ -206,7 +276,11 @@ def _access_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _api(args: argparse.Namespace) -> ConsolesApi:
     token = args.token or os.environ.get(ADMIN_TOKEN_VARIABLE) or None
-    return ConsolesApi(api_base_url(args.api_base_url), token, args.timeout)
+    try:
+        verify = tls_verification()
+    except ConfigError as exc:
+        raise CommandError(str(exc), EXIT_BAD_VALUE) from None
+    return ConsolesApi(api_base_url(args.api_base_url), token, args.timeout, verify)
 
 
 def _maintenance_parser() -> OneLineParser:
@@ -244,9 +318,10 @@ def _minutes(seconds: int) -> int | float:
 def maintenance(args: argparse.Namespace) -> str:
     """Set, move or end the maintenance; the line to print."""
     api = _api(args)
-    path = maintenance_path(args.id)
+    console_id = api.resolve(args.id)
+    path = maintenance_path(console_id)
     if args.end:
-        console = api.change("DELETE", path, args.id)
+        console = api.change("DELETE", path, console_id)
         return f"{console_label(console)} fuera de mantenimiento"
     body: dict[str, Any] = (
         {KEY_MINUTOS: _minutes(args.duration)}
@@ -255,7 +330,7 @@ def maintenance(args: argparse.Namespace) -> str:
     )
     if args.reason is not None:
         body[KEY_MOTIVO] = args.reason
-    console = api.change("POST", path, args.id, body)
+    console = api.change("POST", path, console_id, body)
     until = parse_api_time(console.get(KEY_MANTENIMIENTO_HASTA))
     if until is None:
         raise CommandError(
@@ -291,10 +366,11 @@ def _retire_parser() -> OneLineParser:
 def retire(args: argparse.Namespace) -> str:
     """Retire the console; the line to print (with its name when the API will read it)."""
     api = _api(args)
-    path = _console_path(args.id)
-    known = api.known_console(args.id, path)
-    api.change("DELETE", path, args.id)
-    return f"{console_label(known or {'id': args.id})} retirada"
+    console_id = api.resolve(args.id)
+    path = _console_path(console_id)
+    known = api.known_console(console_id, path)
+    api.change("DELETE", path, console_id)
+    return f"{console_label(known or {'id': console_id})} retirada"
 
 
 def main_retire(argv: Sequence[str] | None = None) -> int:
@@ -320,11 +396,12 @@ def _reset_secret_parser() -> OneLineParser:
 def reset_secret(args: argparse.Namespace) -> str:
     """Reset the console's secret; the line to print."""
     api = _api(args)
-    path = _console_path(args.id) + "/secreto"
-    known = api.known_console(args.id, _console_path(args.id))
-    api.change("DELETE", path, args.id)
+    console_id = api.resolve(args.id)
+    path = _console_path(console_id) + "/secreto"
+    known = api.known_console(console_id, _console_path(console_id))
+    api.change("DELETE", path, console_id)
     return (
-        f"{console_label(known or {'id': args.id})}: secreto anulado; se registrará de nuevo "
+        f"{console_label(known or {'id': console_id})}: secreto anulado; se registrará de nuevo "
         "con HEARTBEAT_API_TOKEN"
     )
 

@@ -1,9 +1,9 @@
 """How the operator commands reach the consoles API: its URL, their flags, a failure in words.
 
-Shared by ``heartbeat status`` and ``heartbeat maintenance`` / ``retire``: ``--api-base-url``
-falling back to ``API_BASE_URL`` (the environment, then the nearest ``.env``, then the seed's
-development value), ``--timeout``, the bearer token on a request, and a failed request said in a
-few words.
+Shared by ``heartbeat status`` and ``heartbeat maintenance`` / ``retire`` / ``reset-secret``:
+``--api-base-url`` falling back to ``API_BASE_URL`` (the environment, then the nearest ``.env``,
+then the seed's development value), ``--timeout``, the bearer token on a request, TLS trust by
+the library's rule (``HEARTBEAT_CA_BUNDLE``), and a failed request said in a few words.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import requests
 
-from heartbeat.transport import USER_AGENT, BearerToken
+from heartbeat.config import CA_BUNDLE_VARIABLE, ca_bundle_from_env
+from heartbeat.transport import USER_AGENT, BearerToken, tls_verify
 
 #: The seed's development value, used when neither the flag nor API_BASE_URL say otherwise.
 DEFAULT_API_BASE_URL = "http://localhost:3000/api"
@@ -86,8 +87,39 @@ def bearer(token: str | None) -> BearerToken:
     return BearerToken(token or None)
 
 
+def tls_verification(environ: Mapping[str, str] | None = None) -> str | bool:
+    """``verify=`` for the commands' requests, by the library's rule: ``HEARTBEAT_CA_BUNDLE``
+    (environment, then ``.env``) when set, else requests' own trust. A bundle that does not
+    exist or cannot be read raises :class:`~heartbeat.config.ConfigError` naming the variable."""
+    return tls_verify(ca_bundle_from_env(environ))
+
+
+def unreachable(url: str, exc: requests.RequestException, verify: str | bool) -> str:
+    """One line: why ``url`` got no answer, with what to check (the CA bundle for a TLS
+    certificate that is not trusted, else the URL)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"cannot reach {url}: {_tls_reason(exc, verify)}"
+    return f"cannot reach {url}: {failure_reason(exc)}. {CHECK_URL_HINT}"
+
+
+def _tls_reason(exc: requests.exceptions.SSLError, verify: str | bool) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+        return f"the TLS handshake failed (is it an HTTPS server? {CA_BUNDLE_VARIABLE}: its CA)"
+    if isinstance(verify, str):
+        return (
+            f"its TLS certificate is not trusted: {CA_BUNDLE_VARIABLE}={verify} does not hold "
+            "the CA that signed it"
+        )
+    return (
+        f"its TLS certificate is not trusted: set {CA_BUNDLE_VARIABLE} to the PEM file of "
+        "the CA that signed it"
+    )
+
+
 def failure_reason(exc: requests.RequestException) -> str:
     """Why a request got no answer, in a few words."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failed (certificate not trusted?)"
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):

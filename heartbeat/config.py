@@ -68,6 +68,9 @@ ENV_VARIABLES: tuple[str, ...] = (
     "HEARTBEAT_HANDLE_SIGNALS",
 )
 
+#: CA certificates (a PEM file or a hashed directory) that verify the API's TLS certificate.
+CA_BUNDLE_VARIABLE = "HEARTBEAT_CA_BUNDLE"
+
 #: Shown instead of a secret's value in error messages (a secret is never printed).
 REDACTED = "<redacted>"
 
@@ -253,6 +256,13 @@ class HeartbeatConfig:
         if (handle_signals := values.get("HEARTBEAT_HANDLE_SIGNALS")) is not None:
             kwargs["handle_signals"] = _bool("HEARTBEAT_HANDLE_SIGNALS", handle_signals)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def ca_bundle_from_env(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``HEARTBEAT_CA_BUNDLE`` read and checked as :meth:`HeartbeatConfig.from_env` does (the
+    environment over the nearest ``.env``); None when unset. :class:`ConfigError` names it."""
+    raw = _merged(os.environ if environ is None else environ, None, True).get(CA_BUNDLE_VARIABLE)
+    return None if raw is None else _ca_bundle(CA_BUNDLE_VARIABLE, Path(raw))
 
 
 def _merged(

@@ -1,17 +1,24 @@
-"""A console from the API as the operator commands print it: label, maintenance, safe text.
+"""A console from the API as the operator commands print it: label, maintenance, safe text; and
+the id prefix an operator types (8 characters or more) matched to one console.
 
 Times are the operator's local time: ``17:30`` on the same day, ``2026-03-14 17:30`` otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
 from consola_wire.protocol import KEY_MANTENIMIENTO_HASTA, KEY_MANTENIMIENTO_MOTIVO
 
 SHORT_ID_CHARS = 8
+#: Shortest id prefix the operator commands take for a console id: what ``heartbeat status`` shows.
+MIN_PREFIX_CHARS = SHORT_ID_CHARS
+#: Most matching ids an ambiguous prefix lists.
+MAX_LISTED_MATCHES = 10
+_ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]*")
 
 
 def parse_time(text: object) -> float | None:
@@ -34,6 +41,35 @@ def short_id(console_id: str) -> str:
     """The first characters of an id, as ``heartbeat status`` shows it, with ``…`` when cut."""
     cut = console_id[:SHORT_ID_CHARS]
     return cut + "…" if len(console_id) > SHORT_ID_CHARS else cut
+
+
+def id_prefix(text: str) -> str | None:
+    """``text`` as the start of a console id (lower case, without the ``…`` of
+    :func:`short_id`), or None when it is shorter than :data:`MIN_PREFIX_CHARS` or not one."""
+    prefix = text.strip().removesuffix("…").lower()
+    ok = len(prefix) >= MIN_PREFIX_CHARS and _ID_PREFIX.fullmatch(prefix)
+    return prefix if ok else None
+
+
+def unique_match(prefix: str, consoles: Sequence[Mapping[str, Any]]) -> str:
+    """The id of the one console whose id starts with ``prefix``; ValueError saying that none
+    does, or listing those that do."""
+    matches = sorted(
+        (str(c["id"]), one_line(str(c.get("nombre") or "")).strip())
+        for c in consoles
+        if str(c.get("id", "")).startswith(prefix)
+    )
+    if len(matches) == 1:
+        return matches[0][0]
+    if not matches:
+        raise ValueError(f"no console id starts with {prefix} ({len(consoles)} consoles known)")
+    listed = ", ".join(
+        f"{console_id} ({name})" if name else console_id
+        for console_id, name in matches[:MAX_LISTED_MATCHES]
+    )
+    more = len(matches) - MAX_LISTED_MATCHES
+    tail = f" and {more} more" if more > 0 else ""
+    raise ValueError(f"{prefix} matches {len(matches)} consoles: {listed}{tail}; give more of it")
 
 
 def console_label(console: Mapping[str, Any]) -> str:

@@ -28,11 +28,16 @@ from heartbeat.api_access import (
     api_base_url,
     bearer,
     failure_reason,
+    tls_verification,
+    unreachable,
 )
+from heartbeat.config import ConfigError
 from heartbeat.console_view import maintenance_note, maintenance_until, one_line, parse_time
 
 #: Exit status when the API cannot be reached or answers something that is not the fleet.
 EXIT_UNREACHABLE = 3
+#: Exit status for a configuration value that cannot be used (as argparse's errors).
+EXIT_BAD_VALUE = 2
 #: Most consoles one listing request asks for (the API's maximum page size).
 PAGE_SIZE = 10000
 VIDEO_WIDTH = 32
@@ -49,6 +54,10 @@ class ApiUnreachableError(Exception):
 
 class ApiRefusedError(ApiUnreachableError):
     """The API answered, but not with the fleet (an error status or another document)."""
+
+
+class ApiUntrustedError(ApiUnreachableError):
+    """TLS failed: the API's certificate is not trusted (the message names the CA bundle)."""
 
 
 @dataclass(frozen=True)
@@ -128,10 +137,12 @@ def fetch_fleet(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     session: requests.Session | None = None,
     token: str | None = None,
+    verify: str | bool = True,
 ) -> list[dict[str, Any]]:
     """Every console the API knows (``GET {api_base_url}/consolas``); raises ApiUnreachableError.
 
-    ``token`` is sent as ``Authorization: Bearer`` for an exporter whose reads require one.
+    ``token`` is sent as ``Authorization: Bearer`` for an exporter whose reads require one;
+    ``verify`` is requests' TLS verification (:func:`~heartbeat.api_access.tls_verification`).
     """
     url = api_base_url.rstrip("/") + "/consolas"
     getter = session or requests
@@ -145,7 +156,10 @@ def fetch_fleet(
                 headers=HEADERS,
                 auth=bearer(token),
                 timeout=timeout,
+                verify=verify,
             )
+        except requests.exceptions.SSLError as exc:
+            raise ApiUntrustedError(unreachable(url, exc, verify)) from None
         except requests.RequestException as exc:
             raise ApiUnreachableError(f"cannot reach {url}: {failure_reason(exc)}") from None
         if response.status_code in (401, 403):
@@ -239,7 +253,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heartbeat status",
         description="Show the fleet from the exporter's API: silent consoles first. Exit status "
-        f"0, or {EXIT_UNREACHABLE} when the API cannot be reached.",
+        f"0, or {EXIT_UNREACHABLE} when the API cannot be reached, or {EXIT_BAD_VALUE} for an "
+        "unusable HEARTBEAT_CA_BUNDLE (CA certificates for an https:// API, as the library "
+        "uses them).",
     )
     parser.add_argument(
         "--inactive",
@@ -262,22 +278,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the fleet; 3 (with a message on stderr) when the API is unreachable."""
-    args = _parser().parse_args(argv)
-    api = api_base_url(args.api_base_url)
+def _read_fleet(args: argparse.Namespace, api: str) -> list[dict[str, Any]] | int:
+    """The fleet, or the exit status after saying on stderr why it cannot be read."""
+    try:
+        verify = tls_verification()
+    except ConfigError as exc:
+        print(f"heartbeat status: {exc}", file=sys.stderr)
+        return EXIT_BAD_VALUE
     try:
         token = args.read_token or os.environ.get(READ_TOKEN_VARIABLE) or None
-        consoles = fetch_fleet(api, timeout=args.timeout, token=token)
+        return fetch_fleet(api, timeout=args.timeout, token=token, verify=verify)
+    except ApiUntrustedError as exc:
+        print(f"heartbeat status: the consoles API is unreachable: {exc}", file=sys.stderr)
     except ApiRefusedError as exc:
         print(f"heartbeat status: cannot read the fleet: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
     except ApiUnreachableError as exc:
         print(
             f"heartbeat status: the consoles API is unreachable: {exc}\n{CHECK_URL_HINT}",
             file=sys.stderr,
         )
-        return EXIT_UNREACHABLE
+    return EXIT_UNREACHABLE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the fleet; 3 (with a message on stderr) when the API is unreachable."""
+    args = _parser().parse_args(argv)
+    api = api_base_url(args.api_base_url)
+    consoles = _read_fleet(args, api)
+    if isinstance(consoles, int):
+        return consoles
     rows = rows_for(consoles, time.time())
     if args.inactive:
         rows = [r for r in rows if r.not_reporting]

@@ -77,6 +77,12 @@ class BearerToken(AuthBase):
         return request
 
 
+def tls_verify(ca_bundle: Path | None) -> str | bool:
+    """``verify=`` for every request to the API, the library's and the operator commands':
+    ``HEARTBEAT_CA_BUNDLE`` when set, else requests' own trust; never off."""
+    return str(ca_bundle) if ca_bundle is not None else True
+
+
 class ApiClient:
     """POSTs JSON below ``API_BASE_URL``. Used from a single thread (the sender's)."""
 
@@ -94,7 +100,7 @@ class ApiClient:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
         #: Explicit on every request: a configured bundle always wins over the environment's.
-        self._verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
+        self._verify = tls_verify(ca_bundle)
         self._compression = compression
         self._gzip = compression == "on"
         self._session = requests.Session()

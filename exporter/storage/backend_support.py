@@ -120,7 +120,18 @@ def console_record(row: Sequence[Any], loads: Callable[[Any], Any]) -> ConsoleRe
         stopped_cleanly=bool(row[13]),
         maintenance_until=row[14],
         maintenance_reason=row[15],
+        metricas=stored_endpoint(row[16], row[17], row[18]),
     )
+
+
+def stored_endpoint(
+    port: int | None, path: str | None, address: str | None
+) -> MetricsEndpoint | None:
+    """The endpoint columns as a :class:`MetricsEndpoint`; None unless all three are known (the
+    targets read lists only those)."""
+    if port is None or path is None or address is None:
+        return None
+    return MetricsEndpoint(puerto=port, ruta=path, direccion=address)
 
 
 def threshold_for(interval: float | None, default_inactive_after: float) -> float:

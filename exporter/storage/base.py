@@ -18,6 +18,7 @@ from exporter.storage.records import (
     FleetRow,
     HistoryEntry,
     StateStatistics,
+    SweepOp,
     TargetRow,
     WriteOp,
     WriteResult,
@@ -36,6 +37,11 @@ class Storage(ABC):
 
         Raises :class:`StorageUnavailableError` when nothing was committed.
         """
+
+    def sweep_candidates(self, op: SweepOp) -> SweepOp | None:
+        """``op`` narrowed to the consoles it may change, found by a read that does not take
+        the writer; None when it has nothing to do. The default narrows nothing."""
+        return op
 
     @abstractmethod
     def list_consoles(

@@ -7,6 +7,7 @@ several exporter processes on one database record each change exactly once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import uuid
@@ -42,6 +43,8 @@ from exporter.storage.postgres_sql import (
     REGISTER_UPDATE_SQL,
     RETIRE_SQL,
     SELECT_FOR_REGISTRATION,
+    SWEEP_CANDIDATES_SQL,
+    SWEEP_SCOPE,
     SWEEP_SQL,
 )
 from exporter.storage.records import (
@@ -277,17 +280,17 @@ class PostgresStorage(Storage):
 
     def _sweep(self, cur: psycopg.Cursor[TupleRow], op: SweepOp) -> SweepResult:
         now = _ts(op.now)
-        cur.execute(END_MAINTENANCES_SQL, {"now": now})
+        scope = "" if op.consoles is None else SWEEP_SCOPE
+        params = self._sweep_params(op)
+        cur.execute(END_MAINTENANCES_SQL.format(scope=scope), params)
         ended = cur.fetchall()
         history = [(row[0], now, row[1], row[1], REASON_MAINTENANCE_END) for row in ended]
         retired: list[TupleRow] = []
         if op.retire_before is not None:
-            cur.execute(RETIRE_SQL, {"before": _ts(op.retire_before)})
+            cur.execute(RETIRE_SQL.format(scope=scope), params)
             retired = cur.fetchall()
-        stale = None if op.stale_after is None else _ts(op.stale_after)
-        silent = "silent_deadline < %(now)s" + (" OR last_seen > %(stale)s" if stale else "")
-        params = {"now": now, "start": _ts(op.started_at), "stale": stale}
-        cur.execute(SWEEP_SQL.format(silent=silent), params)
+        silent = self._silent(op)
+        cur.execute(SWEEP_SQL.format(silent=silent, scope=scope), params)
         rows = cur.fetchall()
         history += [(row[0], now, row[1], STATE_INACTIVA, REASON_SILENCE) for row in rows]
         if history:
@@ -298,9 +301,29 @@ class PostgresStorage(Storage):
             retired=tuple(str(row[0]) for row in retired),
         )
 
+    @staticmethod
+    def _silent(op: SweepOp) -> str:
+        stale = " OR last_seen > %(stale)s" if op.stale_after is not None else ""
+        return "silent_deadline < %(now)s" + stale
+
+    @staticmethod
+    def _sweep_params(op: SweepOp) -> dict[str, Any]:
+        return {
+            "now": _ts(op.now),
+            "start": _ts(op.started_at),
+            "stale": None if op.stale_after is None else _ts(op.stale_after),
+            "before": None if op.retire_before is None else _ts(op.retire_before),
+            "consoles": None if op.consoles is None else list(op.consoles),
+        }
+
     # -- reads -------------------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[TupleRow]:
+    def sweep_candidates(self, op: SweepOp) -> SweepOp | None:
+        sql = SWEEP_CANDIDATES_SQL.format(silent=self._silent(op))
+        ids = tuple(row[0] for row in self._read(sql, self._sweep_params(op)))
+        return dataclasses.replace(op, consoles=ids) if ids else None
+
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[TupleRow]:
         try:
             with self._readers.connection() as conn:
                 return conn.execute(sql.encode(), params).fetchall()

@@ -8,7 +8,8 @@ CONSOLE_COLUMNS = (
     " ultimo_error, video_en_proceso, extract(epoch FROM created_at)::float8,"
     " extract(epoch FROM updated_at)::float8, extract(epoch FROM last_seen)::float8,"
     " intervalo_segundos, inactive_after_seconds, extract(epoch FROM state_since)::float8,"
-    " stopped_cleanly, extract(epoch FROM maintenance_until)::float8, maintenance_reason"
+    " stopped_cleanly, extract(epoch FROM maintenance_until)::float8, maintenance_reason,"
+    " metrics_port, metrics_path, metrics_address"
 )
 
 #: A run of heartbeats of distinct consoles in one round trip: ``%(batch)s`` is a JSON array of
@@ -90,12 +91,23 @@ UPDATE consolas SET nombre = %(nombre)s, estado = %(estado)s, sistema = %(sistem
 WHERE id = %(id)s
 """
 
+#: The consoles a sweep may change, in one scan on a reader (see sqlite_sweep.CANDIDATES_SQL);
+#: ``{silent}`` as in :data:`SWEEP_SQL`. The sweep's statements take ``{scope}``: nothing, or
+#: :data:`SWEEP_SCOPE` to touch only those consoles (each condition still checked).
+SWEEP_CANDIDATES_SQL = """
+SELECT id::text FROM consolas WHERE maintenance_until <= %(now)s
+   OR (estado != 'inactiva' AND ({silent}) AND maintenance_until IS NULL
+       AND %(start)s + make_interval(secs => inactive_after_seconds) <= %(now)s)
+   OR (estado = 'inactiva' AND state_since < %(before)s AND maintenance_until IS NULL)
+"""
+SWEEP_SCOPE = " AND id = ANY(%(consoles)s::uuid[])"
+
 SWEEP_SQL = """
 UPDATE consolas c SET estado = 'inactiva', state_since = %(now)s, updated_at = %(now)s,
   stopped_cleanly = FALSE
 FROM (SELECT id, estado FROM consolas
       WHERE estado != 'inactiva' AND ({silent}) AND maintenance_until IS NULL
-        AND %(start)s + make_interval(secs => inactive_after_seconds) <= %(now)s
+        AND %(start)s + make_interval(secs => inactive_after_seconds) <= %(now)s{scope}
       FOR UPDATE SKIP LOCKED) old
 WHERE c.id = old.id
 RETURNING c.id::text, old.estado
@@ -120,7 +132,7 @@ RETURNING old.estado, old.was
 #: End every maintenance whose time is up; the consoles and their states.
 END_MAINTENANCES_SQL = """
 UPDATE consolas SET maintenance_until = NULL, maintenance_reason = NULL, updated_at = %(now)s
-WHERE maintenance_until <= %(now)s
+WHERE maintenance_until <= %(now)s{scope}
 RETURNING id::text, estado
 """
 
@@ -128,7 +140,7 @@ RETURNING id::text, estado
 RETIRE_SQL = """
 WITH gone AS (
   DELETE FROM consolas WHERE estado = 'inactiva' AND state_since < %(before)s
-    AND maintenance_until IS NULL
+    AND maintenance_until IS NULL{scope}
   RETURNING id
 ), history AS (
   DELETE FROM consolas_historial h USING gone WHERE h.console_id = gone.id

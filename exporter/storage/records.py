@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from consola_wire import Heartbeat, Registration
+from consola_wire import Heartbeat, MetricsEndpoint, Registration
 
 #: History reasons (``consolas_historial.motivo``).
 REASON_REGISTRATION = "registro"
@@ -67,6 +67,9 @@ class SweepOp:
     stale_after: float | None = None
     #: Retire (delete) consoles ``inactiva`` since before this time; None: retire none.
     retire_before: float | None = None
+    #: Only these consoles may change (a read found them, :meth:`Storage.sweep_candidates`);
+    #: each condition is still checked under the write. None: every console.
+    consoles: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,8 @@ class ConsoleRecord:
     stopped_cleanly: bool
     maintenance_until: float | None = None
     maintenance_reason: str | None = None
+    #: Where Prometheus scrapes it, as stored (the resolved address); None when unknown.
+    metricas: MetricsEndpoint | None = None
 
 
 @dataclass(frozen=True, slots=True)

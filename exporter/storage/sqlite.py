@@ -14,7 +14,7 @@ from exporter.storage.backend_support import (
     TARGETS_SQL,
     console_record,
     endpoint_values,
-    heartbeat_values,
+    group_heartbeats,
     picked_rows,
     sistema_identity,
     threshold_for,
@@ -27,7 +27,6 @@ from exporter.storage.records import (
     REASON_MAINTENANCE,
     REASON_MAINTENANCE_END,
     REASON_REGISTRATION,
-    REASON_SILENCE,
     ConsoleRecord,
     Credential,
     DeleteOp,
@@ -44,18 +43,20 @@ from exporter.storage.records import (
     StateStatistics,
     StorageUnavailableError,
     SweepOp,
-    SweepResult,
     TargetRow,
     WriteOp,
     WriteResult,
 )
 from exporter.storage.sqlite_checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
+from exporter.storage.sqlite_heartbeats import apply_same_state, dumps_json, heartbeat_params
 from exporter.storage.sqlite_schema import migrate
+from exporter.storage.sqlite_sweep import sweep, sweep_candidates
 
 CONSOLE_COLUMNS = (
     "id, nombre, estado, sistema, ultima_actividad, ultimo_error, video_en_proceso, created_at,"
     " updated_at, last_seen, intervalo_segundos, inactive_after_seconds, state_since,"
-    " stopped_cleanly, maintenance_until, maintenance_reason"
+    " stopped_cleanly, maintenance_until, maintenance_reason, metrics_port, metrics_path,"
+    " metrics_address"
 )
 #: What every heartbeat sets (named parameters; ``:now`` is the server's receive time).
 _HEARTBEAT_SET = """
@@ -77,15 +78,6 @@ _HEARTBEAT_SET = """
   metrics_port = COALESCE(:mport, metrics_port), metrics_path = COALESCE(:mpath, metrics_path),
   metrics_address = COALESCE(:maddr, metrics_address)
 """
-#: The common case, the same state again. ``estado`` is not assigned, so SQLite leaves its
-#: ``idx_consolas_estado`` entry alone (assigning it, even unchanged, rewrites an index page:
-#: a third more pages written per heartbeat, bench/README.md). SET expressions see the old row.
-HEARTBEAT_SAME_STATE_SQL = f"""
-UPDATE consolas SET {_HEARTBEAT_SET},
-  state_since = CASE WHEN video_en_proceso IS NOT :video THEN :now ELSE state_since END
-WHERE id = :id AND estado = :estado
-RETURNING 1
-"""
 #: A state change (or an unknown console: no row): returns the state it replaced.
 HEARTBEAT_NEW_STATE_SQL = f"""
 UPDATE consolas SET {_HEARTBEAT_SET}, estado = :estado, state_since = :now
@@ -98,20 +90,6 @@ SYNCHRONOUS_MODES = ("full", "normal")
 #: each goes to the WAL and later to the file whole: 1 KiB pages write a quarter of the bytes of
 #: SQLite's 4 KiB default, for 27% less CPU per heartbeat in the storage layer (bench/README.md).
 PAGE_SIZE = 1024
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _heartbeat_params(op: HeartbeatOp) -> dict[str, Any]:
-    """The named parameters of the heartbeat statements (JSON as text, times as Unix seconds)."""
-    params = heartbeat_values(op)
-    actividad = params["actividad"]
-    params["sistema"] = _dumps(params["sistema"])
-    params["error"] = _dumps(params["error"])
-    params["actividad"] = actividad.timestamp() if actividad is not None else None
-    return params
 
 
 def _loads(value: str | None) -> Any:
@@ -167,7 +145,12 @@ class SQLiteStorage(Storage):
             except sqlite3.Error as exc:
                 raise StorageUnavailableError(f"SQLite: {exc}") from exc
             try:
-                results = [self._apply(conn, op) for op in ops]
+                results: list[WriteResult] = []
+                for item in group_heartbeats(ops):
+                    if isinstance(item, list):
+                        results.extend(self._heartbeats(conn, item))
+                    else:
+                        results.append(self._apply(conn, item))
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -179,11 +162,11 @@ class SQLiteStorage(Storage):
 
     def _apply(self, conn: sqlite3.Connection, op: WriteOp) -> WriteResult:
         if isinstance(op, HeartbeatOp):
-            return self._heartbeat(conn, op)
+            return self._heartbeats(conn, [op])[0]
         if isinstance(op, RegisterOp):
             return self._register(conn, op)
         if isinstance(op, SweepOp):
-            return self._sweep(conn, op)
+            return sweep(conn, op)
         if isinstance(op, MaintenanceOp):
             return self._maintenance(conn, op)
         if isinstance(op, DeleteOp | ResetSecretOp):  # the console, or only its secret
@@ -220,7 +203,7 @@ class SQLiteStorage(Storage):
             "id": reg.console_id,
             "nombre": reg.nombre,
             "estado": reg.estado,
-            "sistema": _dumps(reg.sistema),
+            "sistema": dumps_json(reg.sistema),
             "actividad": actividad,
             "now": now,
             "intervalo": reg.interval_seconds,
@@ -263,11 +246,20 @@ class SQLiteStorage(Storage):
             self._history(conn, (reg.console_id, now, old[0], reg.estado, REASON_REGISTRATION))
         return RegisterResult(created=False)
 
-    def _heartbeat(self, conn: sqlite3.Connection, op: HeartbeatOp) -> FoundResult:
-        """One statement when the state stays (nearly always), two and a history row when not."""
-        params = _heartbeat_params(op)
-        if conn.execute(HEARTBEAT_SAME_STATE_SQL, params).fetchone() is not None:
-            return FoundResult(found=True)
+    def _heartbeats(self, conn: sqlite3.Connection, run: list[HeartbeatOp]) -> list[FoundResult]:
+        """Heartbeats of distinct consoles: those that keep their state in one statement (nearly
+        all), then each that changes it (or names an unknown console) on its own."""
+        params = [heartbeat_params(op) for op in run]
+        applied = apply_same_state(conn, params)
+        return [
+            FoundResult(found=True) if op.console_id in applied else self._new_state(conn, op, p)
+            for op, p in zip(run, params, strict=True)
+        ]
+
+    def _new_state(
+        self, conn: sqlite3.Connection, op: HeartbeatOp, params: dict[str, Any]
+    ) -> FoundResult:
+        """A heartbeat that changes its console's state: the row and a history row."""
         row = conn.execute(HEARTBEAT_NEW_STATE_SQL, params).fetchone()
         if row is None:
             return FoundResult(found=False)
@@ -295,60 +287,14 @@ class SQLiteStorage(Storage):
             self._history(conn, (op.console_id, op.now, old[0], old[0], reason))
         return FoundResult(found=True)
 
-    def _end_maintenances(self, conn: sqlite3.Connection, now: float) -> tuple[str, ...]:
-        rows = conn.execute(
-            "UPDATE consolas SET maintenance_until = NULL, maintenance_reason = NULL,"
-            " updated_at = ? WHERE maintenance_until <= ? RETURNING id, estado",
-            (now, now),
-        ).fetchall()
-        conn.executemany(
-            "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(row[0], now, row[1], row[1], REASON_MAINTENANCE_END) for row in rows],
-        )
-        return tuple(row[0] for row in rows)
-
-    def _retire(self, conn: sqlite3.Connection, before: float | None) -> tuple[str, ...]:
-        if before is None:
-            return ()
-        rows = conn.execute(
-            "DELETE FROM consolas WHERE estado = 'inactiva' AND state_since < ?"
-            " AND maintenance_until IS NULL RETURNING id",
-            (before,),
-        ).fetchall()
-        conn.executemany(
-            "DELETE FROM consolas_historial WHERE console_id = ?", [(row[0],) for row in rows]
-        )
-        return tuple(row[0] for row in rows)
-
-    def _sweep(self, conn: sqlite3.Connection, op: SweepOp) -> SweepResult:
-        ended = self._end_maintenances(conn, op.now)
-        retired = self._retire(conn, op.retire_before)
-        silent = "silent_deadline < :now"
-        if op.stale_after is not None:  # rare: only after the wall clock stepped back
-            silent = f"({silent} OR last_seen > :stale)"
-        rows = conn.execute(
-            "SELECT id, estado FROM consolas WHERE estado != 'inactiva'"
-            f" AND {silent} AND :start + inactive_after_seconds <= :now"
-            " AND maintenance_until IS NULL",
-            {"now": op.now, "start": op.started_at, "stale": op.stale_after},
-        ).fetchall()
-        if not rows:
-            return SweepResult(marked=(), maintenance_ended=ended, retired=retired)
-        conn.executemany(
-            "UPDATE consolas SET estado = 'inactiva', state_since = :now, updated_at = :now,"
-            " stopped_cleanly = 0 WHERE id = :id",
-            [{"id": row[0], "now": op.now} for row in rows],
-        )
-        conn.executemany(
-            "INSERT INTO consolas_historial (console_id, at, estado_anterior, estado, motivo)"
-            " VALUES (?, ?, ?, 'inactiva', ?)",
-            [(row[0], op.now, row[1], REASON_SILENCE) for row in rows],
-        )
-        marked = tuple(row[0] for row in rows)
-        return SweepResult(marked=marked, maintenance_ended=ended, retired=retired)
-
     # -- reads -------------------------------------------------------------------------------
+
+    def sweep_candidates(self, op: SweepOp) -> SweepOp | None:
+        try:
+            with self._readers.connection() as conn:
+                return sweep_candidates(conn, op)
+        except sqlite3.Error as exc:
+            raise StorageUnavailableError(f"SQLite: {exc}") from exc
 
     def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         try:

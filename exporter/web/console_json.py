@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from consola_wire import MetricsEndpoint
+from consola_wire import protocol as p
 from exporter.storage.records import ConsoleRecord, HistoryEntry, StateStatistics
 
 
@@ -35,6 +37,19 @@ def console_json(c: ConsoleRecord) -> dict[str, Any]:
         "mantenimientoMotivo": c.maintenance_reason,
         "createdAt": iso(c.created_at),
         "updatedAt": iso(c.updated_at),
+        p.KEY_METRICAS: endpoint_json(c.metricas),
+    }
+
+
+def endpoint_json(endpoint: MetricsEndpoint | None) -> dict[str, Any] | None:
+    """Where Prometheus scrapes the console, as the exporter stored it (the address resolved,
+    as GET /api/prometheus/targets lists it); None when unknown."""
+    if endpoint is None:
+        return None
+    return {
+        p.KEY_PUERTO: endpoint.puerto,
+        p.KEY_RUTA: endpoint.ruta,
+        p.KEY_DIRECCION: endpoint.direccion,
     }
 
 

@@ -72,6 +72,14 @@ def _parse(parse: Callable[[object, str | None], T], body: object, request: Requ
         raise WireError(KEY_ULTIMA_ACTIVIDAD, "is outside the supported date range") from None
 
 
+def _heartbeat_answer(console_id: str, estado: str) -> Response:
+    """The heartbeat's 200: ``{"ok":true,"id":…,"estado":…}``, byte for byte what
+    ``JSONResponse`` writes (a canonical UUID and a known state need no escaping), without an
+    encoder built per heartbeat."""
+    body = b'{"ok":true,"id":"%s","estado":"%s"}' % (console_id.encode(), estado.encode())
+    return Response(body, media_type="application/json", headers=ACCEPT_ENCODING_HEADERS)
+
+
 def _path_id(request: Request) -> str:
     return validate_console_id(request.path_params["console_id"], "id")
 
@@ -121,8 +129,7 @@ def api_routes(service: ExporterService) -> list[Route]:  # noqa: PLR0915 (one c
                 f"POST {API_PREFIX}{REGISTER_PATH}",
                 registrar=API_PREFIX + REGISTER_PATH,
             )
-        body = {"ok": True, "id": console_id, "estado": beat.estado}
-        return JSONResponse(body, headers=ACCEPT_ENCODING_HEADERS)
+        return _heartbeat_answer(console_id, beat.estado)
 
     @endpoint("consolas", m)
     async def consolas(request: Request) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 
 from consola_wire import ALL_STATES, REPORTABLE_STATES
 from consola_wire import protocol as p
-from exporter.web.openapi_discovery import METRICAS, targets_path
+from exporter.web.openapi_discovery import METRICAS, STORED_METRICAS, targets_path
 
 JSON = "application/json"
 
@@ -132,6 +132,7 @@ SCHEMAS: dict[str, Any] = {
             p.KEY_MANTENIMIENTO_MOTIVO: {"type": "string", "nullable": True},
             "createdAt": {"type": "string", "format": "date-time"},
             "updatedAt": {"type": "string", "format": "date-time"},
+            p.KEY_METRICAS: STORED_METRICAS,
         },
     },
     "Maintenance": {

@@ -33,6 +33,20 @@ METRICAS: dict[str, Any] = {
     "additionalProperties": True,
 }
 
+#: In the console JSON: the endpoint as stored, ``direccion`` resolved; null when unknown.
+STORED_METRICAS: dict[str, Any] = {
+    "type": "object",
+    "nullable": True,
+    "required": [p.KEY_PUERTO, p.KEY_RUTA, p.KEY_DIRECCION],
+    "description": "Where Prometheus scrapes the console, as GET /api/prometheus/targets lists "
+    "it (`direccion` is the address the exporter resolved); null when the console never said.",
+    "properties": {
+        p.KEY_PUERTO: {"type": "integer", "minimum": 1, "maximum": 65535},
+        p.KEY_RUTA: {"type": "string"},
+        p.KEY_DIRECCION: {"type": "string"},
+    },
+}
+
 TARGET_GROUP: dict[str, Any] = {
     "type": "object",
     "properties": {

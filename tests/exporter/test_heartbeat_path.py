@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 from starlette.routing import Match, Route
 
+from consola_wire import ALL_STATES
 from exporter.web.app import create_app
 from exporter.web.heartbeat_path import ROUTE_PATH, HeartbeatPath
 from tests.support.exporters import EmbeddedExporter, exporter_config
@@ -97,3 +99,27 @@ def test_heartbeats_over_http_get_the_handlers_answers_and_other_methods_the_rou
         assert http.post(heartbeat + "/").status_code in (307, 404)
         counted = exporter.service.metrics.requests["heartbeat"]
     assert counted == 2  # both answered by the endpoint wrapper of the route's handler
+
+
+def test_each_heartbeat_answer_is_byte_for_byte_what_json_response_writes(
+    tmp_path: Path,
+) -> None:
+    with (
+        EmbeddedExporter(exporter_config(str(tmp_path / "consolas.db"))) as exporter,
+        httpx.Client(base_url=exporter.url, timeout=10) as http,
+    ):
+        upper = CONSOLE.replace("0000-4000-8000", "ABCD-4000-8000")  # answered canonical
+        for console_id in (CONSOLE, upper):
+            registered = http.post(
+                "/api/consolas/registrar",
+                json={"id": console_id, "nombre": "Consola", "estado": "esperando"},
+            )
+            assert registered.status_code in (200, 201)
+        for estado in ALL_STATES:
+            for console_id in (CONSOLE, upper):
+                beat = http.post(f"/api/consolas/{console_id}/heartbeat", json={"estado": estado})
+                assert beat.status_code == 200
+                expected = JSONResponse({"ok": True, "id": console_id.lower(), "estado": estado})
+                assert beat.content == expected.body
+                assert beat.headers["content-type"] == expected.headers["content-type"]
+                assert beat.headers["content-length"] == expected.headers["content-length"]

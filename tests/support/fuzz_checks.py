@@ -58,6 +58,9 @@ def check_console(console: dict[str, Any]) -> None:
     for key in ("ultimoContacto", "estadoDesde", "createdAt", "updatedAt"):
         datetime.fromisoformat(console[key].replace("Z", "+00:00"))
     assert isinstance(console["detenidaLimpiamente"], bool)
+    if console["metricas"] is not None:  # as stored: valid again as a heartbeat's metricas
+        assert set(console["metricas"]) == {"puerto", "ruta", "direccion"}
+        parse_heartbeat({"estado": "activa", "metricas": console["metricas"]})
 
 
 def check_stored_consoles(http: httpx.Client) -> list[dict[str, Any]]:
