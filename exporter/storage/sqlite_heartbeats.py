@@ -78,18 +78,35 @@ UPDATE consolas SET
                      ELSE consolas.state_since END
 FROM b
 WHERE consolas.id = b.id AND consolas.estado = b.estado
-RETURNING consolas.id
 """
 
 
 def apply_same_state(conn: sqlite3.Connection, params: Sequence[dict[str, Any]]) -> set[str]:
     """Apply the heartbeats (``heartbeat_params`` of distinct consoles) whose console is in the
-    state they report; the ids applied. The others changed nothing."""
+    state they report; the ids applied. The others changed nothing.
+
+    Each statement's count comes from ``total_changes`` (no RETURNING rows: each is one
+    ``sqlite3_step``, one GIL hand-off); only a chunk with a heartbeat not applied reads its
+    consoles' states back. The statement leaves ``estado`` alone, so "applied" (the console
+    exists in the reported state) reads the same after it as before."""
     applied: set[str] = set()
     for start in range(0, len(params), MAX_ROWS):
         chunk = params[start : start + MAX_ROWS]
         rows = 1 << (len(chunk) - 1).bit_length()
         values: list[Any] = [p[name] for p in chunk for name in COLUMNS]
         values.extend([None] * (len(COLUMNS) * (rows - len(chunk))))
-        applied.update(row[0] for row in conn.execute(same_state_sql(rows), values))
+        before = conn.total_changes
+        conn.execute(same_state_sql(rows), values)
+        if conn.total_changes - before == len(chunk):
+            applied.update(p["id"] for p in chunk)
+        else:
+            applied.update(_in_reported_state(conn, chunk))
     return applied
+
+
+def _in_reported_state(conn: sqlite3.Connection, chunk: Sequence[dict[str, Any]]) -> set[str]:
+    """The ids of ``chunk`` whose console exists in the state its heartbeat reports."""
+    reported = {p["id"]: p["estado"] for p in chunk}
+    marks = ",".join("?" * len(reported))
+    rows = conn.execute(f"SELECT id, estado FROM consolas WHERE id IN ({marks})", list(reported))
+    return {row[0] for row in rows if reported[row[0]] == row[1]}

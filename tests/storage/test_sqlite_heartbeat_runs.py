@@ -16,7 +16,7 @@ from typing import Any
 
 from consola_wire import Registration
 from exporter.storage import open_storage
-from exporter.storage.records import HeartbeatOp, RegisterOp, WriteOp
+from exporter.storage.records import FoundResult, HeartbeatOp, RegisterOp, WriteOp
 from exporter.storage.sqlite import SQLiteStorage
 from exporter.storage.sqlite_heartbeats import MAX_ROWS
 from tests.support.storage_ops import T0, beat
@@ -38,14 +38,20 @@ def _storage(path: Path) -> SQLiteStorage:
     return storage
 
 
-def _updates(storage: SQLiteStorage, ops: list[WriteOp]) -> int:
-    """How many UPDATE statements SQLite ran for ``ops`` written as one batch."""
+def _statements(storage: SQLiteStorage, ops: list[WriteOp]) -> list[str]:
+    """The statements SQLite ran for ``ops`` written as one batch."""
     statements: list[str] = []
     storage._writer.set_trace_callback(statements.append)
     try:
         storage.write_batch(ops)
     finally:
         storage._writer.set_trace_callback(None)
+    return statements
+
+
+def _updates(storage: SQLiteStorage, ops: list[WriteOp]) -> int:
+    """How many UPDATE statements SQLite ran for ``ops`` written as one batch."""
+    statements = _statements(storage, ops)
     return sum(1 for sql in statements if sql.lstrip().upper().startswith(("UPDATE", "WITH")))
 
 
@@ -55,6 +61,24 @@ def test_a_run_of_heartbeats_takes_one_statement_per_chunk(tmp_path: Path) -> No
         run: list[WriteOp] = [beat(i, T0 + 10, "esperando") for i in IDS]
         assert _updates(storage, run) == -(-FLEET // MAX_ROWS)  # 2 for 300
         assert _updates(storage, run[:5]) == 1
+    finally:
+        storage.close()
+
+
+def test_a_run_is_counted_not_returned_and_read_back_only_when_one_was_not_applied(
+    tmp_path: Path,
+) -> None:
+    storage = _storage(tmp_path / "c.db")
+    try:
+        kept = _statements(storage, [beat(i, T0 + 10, "esperando") for i in IDS[:8]])
+        assert not any("RETURNING" in sql for sql in kept)
+        assert not any(sql.lstrip().upper().startswith("SELECT") for sql in kept)
+        ops: list[WriteOp] = [beat(IDS[0], T0 + 11, "esperando"), beat(UNKNOWN, T0 + 11, "activa"),
+                              beat(IDS[1], T0 + 11, "ocupada")]  # fmt: skip
+        mixed = _statements(storage, ops)
+        assert sum(1 for sql in mixed if sql.lstrip().upper().startswith("SELECT ID, ESTADO")) == 1
+        found, missing = FoundResult(found=True), FoundResult(found=False)
+        assert storage.write_batch(ops) == [found, missing, found]
     finally:
         storage.close()
 
