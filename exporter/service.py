@@ -69,7 +69,10 @@ class ExporterService:
         self.storage = storage or open_storage(config.database, config.sqlite_synchronous)
         self.metrics = ProcessMetrics()
         self.writer = GroupCommitWriter(
-            self.storage, max_batch=config.max_batch, on_health=self._database_health
+            self.storage,
+            max_batch=config.max_batch,
+            on_health=self._database_health,
+            clock=clock,
         )
         self.started_at = clock()
         self._sweeper: asyncio.Task[None] | None = None

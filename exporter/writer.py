@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -73,8 +74,12 @@ class GroupCommitWriter:
         storage: Storage,
         max_batch: int = DEFAULT_MAX_BATCH,
         on_health: Callable[[bool, str], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._storage = storage
+        #: The service's wall clock: a sweep is judged at no later a time than it shows when the
+        #: sweep is written (the clock may have stepped back since the sweep read it).
+        self._clock = clock
         self._max_batch = max_batch
         self._on_health = on_health or (lambda ok, reason: None)
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -162,7 +167,7 @@ class GroupCommitWriter:
     def _process(self, batch: list[_Pending]) -> None:
         outcomes: list[Outcome]
         try:
-            outcomes = list(self._storage.write_batch([p.op for p in batch]))
+            outcomes = list(self._storage.write_batch([self._current(p.op) for p in batch]))
             self._on_health(True, "")
             self._failures.recovered()
         except StorageUnavailableError as exc:
@@ -178,6 +183,18 @@ class GroupCommitWriter:
             outcomes = [exc]
         self.batches += 1
         self._resolve(batch, outcomes)
+
+    def _current(self, op: WriteOp) -> WriteOp:
+        """``op``, or a sweep judged at the clock's time now when that is earlier than its own.
+
+        A sweep takes its time before it is queued (and, since it reads its candidates first,
+        a thread hop before it is written); heartbeats that commit after a backward step of the
+        wall clock meanwhile carry the earlier time, and judging them by the sweep's later one
+        would mark consoles that have just reported."""
+        if self._clock is None or not isinstance(op, SweepOp):
+            return op
+        now = self._clock()
+        return dataclasses.replace(op, now=now) if now < op.now else op
 
     @staticmethod
     def _resolve(batch: list[_Pending], outcomes: list[Outcome]) -> None:

@@ -122,3 +122,22 @@ def test_a_sweep_with_nothing_to_do_never_takes_the_writer(narrowed: Storage) ->
         assert writer.batches == 1
     finally:
         writer.stop()
+
+
+def test_a_sweep_written_after_the_clock_stepped_back_marks_no_console_heard_from_since(
+    narrowed: Storage,
+) -> None:
+    # The sweep took its time (T0 + 600) and then the wall clock stepped back an hour; console 1
+    # reported at the stepped-back time before the sweep was written: it must not be marked.
+    stepped_back = T0 + 600 - 3_600
+    narrowed.write_batch([beat(IDS[1], stepped_back, "activa")])
+    writer = GroupCommitWriter(narrowed, clock=lambda: stepped_back + 1)
+    writer.start()
+    try:
+        result = asyncio.run(writer.submit(SweepOp(T0 + 600, started_at=T0 - 5_000), 10.0))
+        assert isinstance(result, SweepResult)
+        assert IDS[1] not in result.marked
+        one = narrowed.get_console(IDS[1])
+        assert one is not None and one.estado == "activa"
+    finally:
+        writer.stop()
