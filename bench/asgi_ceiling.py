@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import uvicorn
+from bench.ceiling import serve
 
 Message = MutableMapping[str, Any]
 PREFIX = "/api/consolas/"
@@ -56,17 +56,7 @@ async def app(
 
 def main(argv: list[str]) -> int:
     """Serve on 127.0.0.1:PORT with the exporter's uvicorn settings (as bench/ceiling.py)."""
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(argv[0]),
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-    )
+    serve(app, int(argv[0]))
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -36,12 +37,12 @@ app = Starlette(
 )
 
 
-def main(argv: list[str]) -> int:
-    """Serve on 127.0.0.1:PORT with the exporter's uvicorn settings."""
+def serve(asgi_app: Any, port: int) -> None:
+    """Serve ``asgi_app`` on 127.0.0.1:``port`` with the exporter's uvicorn settings."""
     uvicorn.run(
-        app,
+        asgi_app,
         host="127.0.0.1",
-        port=int(argv[0]),
+        port=port,
         loop="uvloop",
         http="httptools",
         lifespan="off",
@@ -49,6 +50,11 @@ def main(argv: list[str]) -> int:
         log_level="warning",
         server_header=False,
     )
+
+
+def main(argv: list[str]) -> int:
+    """Serve on 127.0.0.1:PORT."""
+    serve(app, int(argv[0]))
     return 0
 
 
