@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from heartbeat import HeartbeatService
 from tests.support.consoles import (
@@ -24,26 +23,19 @@ from tests.support.consoles import (
     start_agent,
 )
 from tests.support.exporters import ExporterProcess, database_for, run_exporter
-from tests.support.prometheus import RunningPrometheus, ScrapeJob, _api_get, run_prometheus
+from tests.support.prometheus import (
+    CONSOLE_JOB,
+    RunningPrometheus,
+    ScrapeJob,
+    _api_get,
+    run_prometheus,
+    shipped_console_job,
+)
 from tests.support.tools import REPO_ROOT, free_port, wait_until
 
-SHIPPED_CONFIG = REPO_ROOT / "deploy" / "prometheus.yml"
 RULES = REPO_ROOT / "alerts" / "heartbeat-rules.yml"
-CONSOLE_JOB = "heartbeat-console"
 REFRESH_SECONDS = 1.0
 CONSOLES = 3
-
-
-def console_job(exporter_url: str) -> dict[str, Any]:
-    """The shipped console job, pointed at ``exporter_url``, refreshed every second, its
-    file_sd left out (no file here)."""
-    config = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
-    job = next(j for j in config["scrape_configs"] if j["job_name"] == CONSOLE_JOB)
-    job.pop("file_sd_configs")
-    (http_sd,) = job["http_sd_configs"]
-    http_sd["url"] = exporter_url + "/api/prometheus/targets"
-    http_sd["refresh_interval"] = f"{REFRESH_SECONDS:g}s"
-    return dict(job)
 
 
 @pytest.fixture
@@ -94,7 +86,7 @@ def test_prometheus_discovers_and_scrapes_every_console_and_drops_one_that_stops
         tmp_path / "prom",
         [ScrapeJob("heartbeat-exporter", [exporter.url.removeprefix("http://")])],
         rule_files=[RULES],
-        scrape_configs=[console_job(exporter.url)],
+        scrape_configs=[shipped_console_job(exporter.url, REFRESH_SECONDS)],
     ) as prometheus:
         wait_until(lambda: up_by_console(prometheus) == dict.fromkeys(ids, "1"), timeout=30)
         # Each target's scraped identity is its own, with the target's console_id label only.

@@ -1,5 +1,6 @@
 """Every dashboard panel's query against a real Prometheus scraping a real exporter and real
-consoles (Grafana itself cannot run here; its queries can)."""
+consoles, found through the shipped console job's http_sd (Grafana itself cannot run here; its
+queries can)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from tests.support.consoles import (
     start_agent,
 )
 from tests.support.exporters import run_exporter
-from tests.support.prometheus import RunningPrometheus, ScrapeJob, run_prometheus
+from tests.support.prometheus import (
+    CONSOLE_JOB,
+    RunningPrometheus,
+    ScrapeJob,
+    _api_get,
+    run_prometheus,
+    shipped_console_job,
+)
 from tests.support.tools import REPO_ROOT, free_port, wait_until
 
 RULES = REPO_ROOT / "alerts" / "heartbeat-rules.yml"
@@ -37,6 +45,16 @@ class LiveFleet:
     busy: str
     failing: str
     silent: str
+
+
+def discovered(prometheus: RunningPrometheus) -> set[str]:
+    """The console targets Prometheus found through discovery and scraped successfully."""
+    active = _api_get(prometheus.url, "/api/v1/targets", {})["activeTargets"]
+    return {
+        t["labels"]["instance"]
+        for t in active
+        if t["labels"].get("job") == CONSOLE_JOB and t["health"] == "up"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +93,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveFleet]:
         forgotten = "00000000-0000-4000-8000-000000000000"
         assert get_json(f"{api}/consolas/{forgotten}") is None
 
-        jobs = [
-            ScrapeJob("heartbeat-exporter", [f"127.0.0.1:{exporter.port}"]),
-            ScrapeJob("heartbeat-console", [f"127.0.0.1:{p}" for p in (*ports, victim_port)]),
-        ]
+        # The consoles are found as in production: the shipped job's http_sd against the
+        # exporter, with its relabeling (so every console series carries console_id).
+        jobs = [ScrapeJob("heartbeat-exporter", [f"127.0.0.1:{exporter.port}"])]
+        consoles = {f"127.0.0.1:{p}" for p in (*ports, victim_port)}
         try:
             with run_prometheus(
                 tmp / "prom",
@@ -86,8 +104,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveFleet]:
                 scrape_interval=f"{SCRAPE_SECONDS}s",
                 evaluation_interval=f"{SCRAPE_SECONDS}s",
                 rule_files=[RULES],
+                scrape_configs=[shipped_console_job(exporter.url)],
             ) as prometheus:
-                wait_until(prometheus.targets_up, timeout=20)
+                wait_until(
+                    lambda: prometheus.targets_up() and discovered(prometheus) >= consoles,
+                    timeout=20,
+                )
                 rate_window = BUILTINS["__rate_interval"]
                 wait_until(
                     lambda: prometheus.query(

@@ -15,7 +15,11 @@ from typing import Any
 import yaml
 
 from consola_demo.processes import terminate
-from tests.support.tools import free_port, require_binary, wait_until
+from tests.support.tools import REPO_ROOT, free_port, require_binary, wait_until
+
+#: The shipped scrape configuration (its console job discovers consoles through http_sd).
+SHIPPED_CONFIG = REPO_ROOT / "deploy" / "prometheus.yml"
+CONSOLE_JOB = "heartbeat-console"
 
 
 @dataclass
@@ -58,6 +62,18 @@ class RunningPrometheus:
         """True once every active target has been scraped successfully."""
         active = _api_get(self.url, "/api/v1/targets", {})["activeTargets"]
         return bool(active) and all(t["health"] == "up" for t in active)
+
+
+def shipped_console_job(exporter_url: str, refresh_seconds: float = 1.0) -> dict[str, Any]:
+    """The shipped console job (http_sd_configs, relabeling), pointed at ``exporter_url`` and
+    refreshed every ``refresh_seconds``, its file_sd left out (no file here)."""
+    config = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == CONSOLE_JOB)
+    job.pop("file_sd_configs")
+    (http_sd,) = job["http_sd_configs"]
+    http_sd["url"] = exporter_url + "/api/prometheus/targets"
+    http_sd["refresh_interval"] = f"{refresh_seconds:g}s"
+    return dict(job)
 
 
 def _api_get(base: str, path: str, params: dict[str, str]) -> Any:
