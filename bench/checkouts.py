@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.mode import interleaved
 from bench.procs import asgi_ceiling, ceiling, exporter, plain_registry
 from bench.report import median, percentile
 from bench.scrape import scrape, wait_ready
@@ -75,7 +76,7 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
         for url, _pid in urls.values():  # warm-up
             run_wrk(url, SCRIPT, seconds=2, connections=CONNECTIONS, consoles=args.consoles)
         for round_index in range(args.rounds):
-            for name in order[round_index % len(order) :] + order[: round_index % len(order)]:
+            for name in interleaved(order, round_index):
                 url, pid = urls[name]
                 result = run_wrk(
                     url,
@@ -108,7 +109,7 @@ def paced_trials(
     p99s: dict[str, list[float]] = {name: [] for name in urls}
     order = list(urls)
     for round_index in range(args.paced_rounds):
-        for name in order[round_index % len(order) :] + order[: round_index % len(order)]:
+        for name in interleaved(order, round_index):
             url, _pid = urls[name]
             result = run_wrk(
                 url,

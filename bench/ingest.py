@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.fleet import fill_pushgateway, register_consoles
 from bench.ids import BENCH_INTERVAL_SECONDS
-from bench.mode import Mode
+from bench.mode import Mode, interleaved
 from bench.procs import asgi_ceiling, ceiling, exporter, pushgateway
 from bench.report import Check, Section, median, ms, rate
 from bench.wrk_runner import WrkResult, run_wrk
@@ -125,7 +125,7 @@ def run(mode: Mode, log: Callable[[str], None]) -> Section:
                 run_wrk(url, SCRIPT, seconds=2, connections=conns, consoles=n)
             order = list(targets)
             for trial in range(mode.ingest_trials):
-                for name in order[trial % len(order) :] + order[: trial % len(order)]:
+                for name in interleaved(order, trial):
                     url, pid = targets[name]
                     result = run_wrk(
                         url, SCRIPT, seconds=seconds, connections=conns, consoles=n, server_pid=pid

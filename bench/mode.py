@@ -1,7 +1,8 @@
-"""Quick (``make bench``) and full (``make bench-full``) run lengths."""
+"""Quick (``make bench``) and full (``make bench-full``) run lengths, and the trial order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -68,3 +69,10 @@ FULL = Mode(
     detection_trials=5,
     db_ops=100_000,
 )
+
+
+def interleaved(names: Sequence[str], round_index: int) -> list[str]:
+    """``names`` rotated by ``round_index``: each round starts with the next one, so load from
+    other processes falls on every system and its baselines alike."""
+    k = round_index % len(names)
+    return [*names[k:], *names[:k]]

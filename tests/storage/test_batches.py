@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from exporter.storage import Storage, open_storage
+from exporter.storage import Storage
 from exporter.storage.backend_support import group_heartbeats
 from exporter.storage.records import DeleteOp, SweepOp, WriteOp
-from tests.support.exporters import database_for
-from tests.support.storage_ops import IDS, T0, beat, register, sistema
+from tests.support.storage_ops import IDS, T0, beat, filled_storage, register, sistema
 
 UNKNOWN = "ffffffff-0000-4000-8000-000000000000"
 
@@ -49,24 +48,18 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _open(backend: str, directory: Path) -> Iterator[Storage]:
-    directory.mkdir()
-    storage = open_storage(database_for(backend, directory))
-    try:
-        storage.write_batch([register(i, T0) for i in range(len(IDS))])
-        yield storage
-    finally:
-        storage.close()
-
-
 @pytest.fixture
 def batched(backend: str, tmp_path: Path) -> Iterator[Storage]:
-    yield from _open(backend, tmp_path / "batched")
+    yield from filled_storage(
+        backend, tmp_path / "batched", [register(i, T0) for i in range(len(IDS))]
+    )
 
 
 @pytest.fixture
 def one_by_one(backend: str, tmp_path: Path) -> Iterator[Storage]:
-    yield from _open(backend, tmp_path / "one-by-one")
+    yield from filled_storage(
+        backend, tmp_path / "one-by-one", [register(i, T0) for i in range(len(IDS))]
+    )
 
 
 def _state(storage: Storage) -> tuple[list[Any], dict[str, list[Any]]]:

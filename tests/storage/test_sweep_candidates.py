@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from exporter.storage import Storage, open_storage
+from exporter.storage import Storage
 from exporter.storage.records import MaintenanceOp, SweepOp, SweepResult
 from exporter.writer import GroupCommitWriter
-from tests.support.exporters import database_for
-from tests.support.storage_ops import IDS, T0, beat, register
+from tests.support.storage_ops import IDS, T0, beat, filled_storage, register
 
 #: At T0 + 600 with a 120 s threshold (60 s interval) and the grace long over: 0 and 5 were
 #: heard from lately, 1 is silent, 2 is silent and its maintenance is over, 3 is in maintenance,
@@ -43,24 +42,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _open(backend: str, directory: Path) -> Iterator[Storage]:
-    directory.mkdir()
-    storage = open_storage(database_for(backend, directory))
-    try:
-        storage.write_batch(fleet())
-        yield storage
-    finally:
-        storage.close()
-
-
 @pytest.fixture
 def narrowed(backend: str, tmp_path: Path) -> Iterator[Storage]:
-    yield from _open(backend, tmp_path / "narrowed")
+    yield from filled_storage(backend, tmp_path / "narrowed", fleet())
 
 
 @pytest.fixture
 def whole(backend: str, tmp_path: Path) -> Iterator[Storage]:
-    yield from _open(backend, tmp_path / "whole")
+    yield from filled_storage(backend, tmp_path / "whole", fleet())
 
 
 def _sorted(result: Any) -> tuple[tuple[str, ...], ...]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from consola_wire import Heartbeat, Registration
-from exporter.storage.records import HeartbeatOp, RegisterOp
+from exporter.storage import Storage, open_storage
+from exporter.storage.records import HeartbeatOp, RegisterOp, WriteOp
+from tests.support.exporters import database_for
 
 T0 = 1_764_756_000.0
 
@@ -49,3 +53,14 @@ def beat(
         interval_seconds=interval,
     )
     return HeartbeatOp(console_id, hb, now, 600.0)
+
+
+def filled_storage(backend: str, directory: Path, ops: Sequence[WriteOp]) -> Iterator[Storage]:
+    """A fresh database of ``backend`` in ``directory`` (created) holding ``ops``, closed after."""
+    directory.mkdir()
+    storage = open_storage(database_for(backend, directory))
+    try:
+        storage.write_batch(list(ops))
+        yield storage
+    finally:
+        storage.close()
