@@ -160,6 +160,14 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
         "SQLite durability: full survives power loss, normal only process crashes",
     ),
     (
+        "--writer",
+        "WRITER",
+        _choice(c.WRITER_MODES),
+        c.DEFAULT_WRITER,
+        "where write batches are applied: a writer process the exporter starts and watches, "
+        "or a thread of the exporter",
+    ),
+    (
         "--video-info",
         "VIDEO_INFO",
         _bool,

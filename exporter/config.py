@@ -20,6 +20,10 @@ DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = 30.0
 RESERVED_OPEN_FILES = 128
 DEFAULT_MAX_BATCH = 2048
 DEFAULT_SQLITE_SYNCHRONOUS = "full"
+#: Where the batches are applied: a writer process (its own interpreter, no GIL shared with the
+#: event loop) or a thread of the exporter.
+WRITER_MODES = ("process", "thread")
+DEFAULT_WRITER = "process"
 DEFAULT_LOG_LEVEL = "info"
 
 
@@ -41,6 +45,7 @@ class ExporterConfig:
     max_connections: int | None = None
     max_batch: int = DEFAULT_MAX_BATCH
     sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
+    writer: str = DEFAULT_WRITER
     video_info: bool = True
     log_level: str = DEFAULT_LOG_LEVEL
     #: Required (as ``Authorization: Bearer``) to register; None = open (see SECURITY.md).

@@ -50,6 +50,10 @@ class ProcessMetrics:
         self.max_connections = 0
         self.connections_refused = 0
         self.request_read_timeouts = 0
+        #: The writer process (``--writer process``): running and connected, or not; None with
+        #: the writer thread. Restarts: times it was started again after it died.
+        self.writer_process_up: bool | None = None
+        self.writer_process_restarts = 0
 
     def request(self, route: str, status: int) -> None:
         """Count one answered request."""
@@ -91,6 +95,12 @@ class ProcessMetrics:
         """Record the outcome of the latest database access."""
         self.database_up = up
         self.database_reason = reason
+
+    def writer_process(self, up: bool) -> None:
+        """Record that the writer process is connected (again) or has gone."""
+        if up and self.writer_process_up is False:
+            self.writer_process_restarts += 1
+        self.writer_process_up = up
 
     def snapshot(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """Copies of the request and error counters."""

@@ -38,7 +38,9 @@ from exporter.storage.records import (
     SweepOp,
     SweepResult,
 )
-from exporter.writer import GroupCommitWriter
+from exporter.writing.base import Writer
+from exporter.writing.process_writer import ProcessWriter
+from exporter.writing.thread_writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,12 +70,24 @@ class ExporterService:
         self._stale_until: float | None = None
         self.storage = storage or open_storage(config.database, config.sqlite_synchronous)
         self.metrics = ProcessMetrics()
-        self.writer = GroupCommitWriter(
-            self.storage,
-            max_batch=config.max_batch,
-            on_health=self._database_health,
-            clock=clock,
-        )
+        self.writer: Writer
+        if storage is None and config.writer == "process":
+            self.writer = ProcessWriter(
+                self.storage,
+                config.database,
+                config.sqlite_synchronous,
+                max_batch=config.max_batch,
+                on_health=self._database_health,
+                clock=clock,
+                on_process=self.metrics.writer_process,
+            )
+        else:
+            self.writer = GroupCommitWriter(
+                self.storage,
+                max_batch=config.max_batch,
+                on_health=self._database_health,
+                clock=clock,
+            )
         self.started_at = clock()
         self._sweeper: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -133,7 +147,7 @@ class ExporterService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await anyio.to_thread.run_sync(self.writer.stop)
+        await self.writer.stop()
         self.storage.close()
 
     # -- writes ------------------------------------------------------------------------------

@@ -118,6 +118,18 @@ class FleetSummaryCollector(Collector):
             "1 when the database answered this process's last access, else 0.",
             value=1.0 if m.database_up else 0.0,
         )
+        if m.writer_process_up is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "writer_process_up",
+                "1 while the writer process (--writer process) runs and takes write batches;"
+                " 0 while it is started again after it died (writes wait or get a 503).",
+                value=1.0 if m.writer_process_up else 0.0,
+            )
+            yield CounterMetricFamily(
+                PREFIX + "writer_process_restarts",
+                "Times this process started its writer process again after it died.",
+                value=m.writer_process_restarts,
+            )
         if m.last_ingest is not None:
             yield GaugeMetricFamily(
                 PREFIX + "last_ingest_timestamp_seconds",

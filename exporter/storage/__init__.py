@@ -19,15 +19,20 @@ def sqlite_path(database: str) -> str:
     return database[len(prefix) :] if database.startswith(prefix) else database
 
 
-def open_storage(database: str, sqlite_synchronous: str = "full") -> Storage:
-    """Open (creating and migrating) the database named by ``database``."""
+def open_storage(
+    database: str, sqlite_synchronous: str = "full", sqlite_checkpoints: bool = True
+) -> Storage:
+    """Open (creating and migrating) the database named by ``database``; ``sqlite_checkpoints``
+    False leaves the WAL checkpoints to another process's storage (the exporter's)."""
     if is_postgres_url(database):
         from exporter.storage.postgres import PostgresStorage
 
         return PostgresStorage(database)
     from exporter.storage.sqlite import SQLiteStorage
 
-    return SQLiteStorage(sqlite_path(database), synchronous=sqlite_synchronous)
+    return SQLiteStorage(
+        sqlite_path(database), synchronous=sqlite_synchronous, checkpoints=sqlite_checkpoints
+    )
 
 
 __all__ = ["Storage", "StorageUnavailableError", "is_postgres_url", "open_storage", "sqlite_path"]

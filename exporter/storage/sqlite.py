@@ -105,7 +105,9 @@ class SQLiteStorage(Storage):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, synchronous: str = "full") -> None:
+    def __init__(
+        self, path: str | Path, synchronous: str = "full", *, checkpoints: bool = True
+    ) -> None:
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}")
         self.path = str(path)
@@ -122,8 +124,10 @@ class SQLiteStorage(Storage):
         self._readers: ConnectionPool[sqlite3.Connection] = ConnectionPool(
             self._connect, lambda conn: conn.close()
         )
-        self._checkpointer = Checkpointer(self._connect)
-        self._checkpointer.start()
+        #: The WAL's checkpoints, off the writer's path; None when another process runs them.
+        self._checkpointer = Checkpointer(self._connect) if checkpoints else None
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -385,7 +389,8 @@ class SQLiteStorage(Storage):
         self._read("SELECT 1")
 
     def close(self) -> None:
-        self._checkpointer.stop()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._readers.close()
         with self._write_lock:
             self._writer.close()

@@ -14,6 +14,7 @@ MAPPED_FOLDERS = (
     "exporter",
     "exporter/web",
     "exporter/fleet",
+    "exporter/writing",
     "exporter/storage",
     "consola_demo",
     "grafana",

@@ -17,7 +17,7 @@ import pytest
 
 from exporter.storage import Storage
 from exporter.storage.records import MaintenanceOp, SweepOp, SweepResult
-from exporter.writer import GroupCommitWriter
+from exporter.writing.thread_writer import GroupCommitWriter
 from tests.support.storage_ops import IDS, T0, beat, filled_storage, register
 
 #: At T0 + 600 with a 120 s threshold (60 s interval) and the grace long over: 0 and 5 were
@@ -110,7 +110,7 @@ def test_a_sweep_with_nothing_to_do_never_takes_the_writer(narrowed: Storage) ->
         assert _sorted(busy) == ((IDS[1], IDS[2]), (IDS[2],), (IDS[4],))
         assert writer.batches == 1
     finally:
-        writer.stop()
+        writer.stop_blocking()
 
 
 def test_a_sweep_written_after_the_clock_stepped_back_marks_no_console_heard_from_since(
@@ -129,4 +129,4 @@ def test_a_sweep_written_after_the_clock_stepped_back_marks_no_console_heard_fro
         one = narrowed.get_console(IDS[1])
         assert one is not None and one.estado == "activa"
     finally:
-        writer.stop()
+        writer.stop_blocking()
