@@ -9,7 +9,9 @@ its exporter runs from its own folder with this venv's packages.
 
 ``python -m bench.checkouts /tmp/before --this /tmp/after --rounds 5 --seconds 6``; with
 ``--paced 3500`` each exporter is also offered that rate, interleaved, for its p99 (the tail a
-moderate load sees); ``--no-scrape`` skips the ``/metrics`` part.
+moderate load sees); ``--no-scrape`` skips the ``/metrics`` part; ``--changes`` sends heartbeats
+that mostly change their console's state. Both checkouts' fills register each console in the state
+its heartbeats report only if OTHER's ``bench/ids.py`` does (since the writer process change).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
                     connections=CONNECTIONS,
                     consoles=args.consoles,
                     server_pid=pid,
+                    changes=args.changes,
                 )
                 rates[name].append(result.ok_rate)
                 p99s[name].append(result.p99)
@@ -209,6 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--paced", type=float, default=0.0, help="also pace at this rate (/s)")
     parser.add_argument("--paced-rounds", type=int, default=5, help="paced rounds (default 5)")
     parser.add_argument("--no-scrape", action="store_true", help="ingestion only")
+    parser.add_argument(
+        "--changes",
+        action="store_true",
+        help="ingestion trials where 5 in 8 heartbeats change their console's state (the ceilings"
+        " take the same bodies); default: each console keeps the state it registered in",
+    )
     args = parser.parse_args(argv)
     checkouts = {"other": args.other.resolve(), "this": args.this.resolve()}
     with tempfile.TemporaryDirectory(prefix="bench-checkouts-") as folder:

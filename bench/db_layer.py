@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.fleet import register_consoles
-from bench.ids import BENCH_INTERVAL_SECONDS, console_id, sistema
+from bench.ids import BENCH_INTERVAL_SECONDS, WRK_STATES, console_id, sistema
 from bench.mode import Mode
 from bench.report import Section, median, rate
 from consola_wire import Heartbeat
@@ -24,12 +24,11 @@ from exporter.storage.records import HeartbeatOp
 
 FLEET = 100_000
 BATCH_SIZES = (1, 16, 64, 256, 1024)
-STATES = ("ocupada", "esperando", "activa", "ocupada")
 
 
 def heartbeat_op(i: int, now: float) -> HeartbeatOp:
     """What the API would build from bench/wrk/heartbeat.lua's body for console ``i``."""
-    estado = STATES[i % 4]
+    estado = WRK_STATES[i % 4]
     beat = Heartbeat(
         estado=estado,
         sistema=sistema(i),

@@ -9,6 +9,9 @@ from typing import Any
 from consola_wire import Registration
 from exporter.storage.records import RegisterOp
 
+#: The state console ``i`` reports is ``WRK_STATES[i % 4]`` (bench/wrk/heartbeat.lua).
+WRK_STATES = ("ocupada", "esperando", "activa", "ocupada")
+
 #: The interval the benchmark consoles report (the seed's 5 minutes), in seconds.
 BENCH_INTERVAL_SECONDS = 300.0
 
@@ -33,11 +36,13 @@ def sistema(i: int) -> dict[str, Any]:
 
 
 def registration(i: int) -> Registration:
-    """A validated registration of console ``i`` (state ``esperando``)."""
+    """A validated registration of console ``i``, in the state its heartbeats report
+    (``WRK_STATES``): a trial then measures a running fleet's heartbeats, not each console's
+    first change of state (that is ``run_wrk(..., changes=True)``)."""
     return Registration(
         console_id=console_id(i),
         nombre=f"Consola consola-{i}",
-        estado="esperando",
+        estado=WRK_STATES[i % len(WRK_STATES)],
         sistema=sistema(i),
         ultima_actividad=datetime.now(UTC),
         interval_seconds=BENCH_INTERVAL_SECONDS,

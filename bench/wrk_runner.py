@@ -58,10 +58,14 @@ def run_wrk(
     rate: float = 0.0,
     timeout: float = 5.0,
     server_pid: int | None = None,
+    changes: bool = False,
 ) -> WrkResult:
     """Run ``wrk`` against ``url`` with ``bench/wrk/<script>``; ``rate`` > 0 paces it.
 
-    With ``server_pid``, the server process's CPU time over the run is recorded too.
+    With ``server_pid``, the server process's CPU time over the run is recorded too (with its
+    children's: the exporter's writer process). ``changes``: heartbeats whose state differs from
+    the console's last one, 5 in 8 (``BENCH_CHANGES`` in heartbeat.lua); else each console keeps
+    the state it was registered in (bench/ids.py), as a running fleet mostly does.
     """
     env = {
         **os.environ,
@@ -69,6 +73,7 @@ def run_wrk(
         "BENCH_RATE": str(rate),
         "BENCH_THREADS": str(threads),
         "BENCH_WRK_DIR": str(WRK_DIR),
+        "BENCH_CHANGES": "1" if changes else "0",
     }
     argv = [
         binary("wrk"),
@@ -107,7 +112,14 @@ def run_wrk(
 
 
 def _cpu(process: psutil.Process | None) -> float:
+    """CPU seconds of ``process`` and its live children (the exporter's writer process)."""
     if process is None:
         return 0.0
-    times = process.cpu_times()
-    return float(times.user + times.system)
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total

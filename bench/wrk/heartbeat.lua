@@ -7,13 +7,23 @@ local pacing = require("pacing")
 local consoles = tonumber(os.getenv("BENCH_CONSOLES") or "100000")
 local path_template = os.getenv("BENCH_PATH") or "/api/consolas/%s/heartbeat"
 local states = { "ocupada", "esperando", "activa", "ocupada" }
+-- BENCH_CHANGES=1: the state turns with every request of this thread (5 in 8 heartbeats change
+-- their console's state); else console i always reports states[i % 4], the state bench/ids.py
+-- registers it in (a running fleet's heartbeats).
+local changes = os.getenv("BENCH_CHANGES") == "1"
+local turn = 0
 
 local function console_id(i)
   return string.format("%08x-0000-4000-8000-%012x", i, i)
 end
 
 local function body(i)
-  local estado = states[(i % #states) + 1]
+  local k = i
+  if changes then
+    turn = turn + 1
+    k = i + turn
+  end
+  local estado = states[(k % #states) + 1]
   local video = "null"
   if estado == "ocupada" then video = string.format('"Video Historia %d (2/5)"', i % 97) end
   return string.format(
