@@ -304,6 +304,40 @@ def api_panels() -> list[PanelBuilder]:
     ]
 
 
+def writer_panels() -> list[PanelBuilder]:
+    """The exporter's writer process (``--writer process``): running or not, and its restarts."""
+    return [
+        stat(
+            "Writer process",
+            "Whether the exporter's writer process, which applies the write batches, is running "
+            "(heartbeat_fleet_writer_process_up; the worst of the selected exporter instances). "
+            "No data: the exporters run with --writer thread.",
+            "none",
+            f"min({selector('heartbeat_fleet_writer_process_up')})",
+            (0, 38, 6, 6),
+            steps=((None, "red"), (1, "green")),
+            mappings=value_mappings({0: ("down", "red"), 1: ("up", "green")}),
+            no_value="thread writer",
+        ),
+        timeseries(
+            "Writer process restarts",
+            "Times each exporter started its writer process again after it died "
+            "(heartbeat_fleet_writer_process_restarts_total); every death fails the batch it "
+            "held with a 503. HeartbeatExporterWriterRestarting warns at 3 within 15 minutes.",
+            "short",
+            [
+                target(
+                    "sum by (instance) (increase("
+                    f"{selector('heartbeat_fleet_writer_process_restarts_total')}"
+                    "[$__rate_interval]))",
+                    "{{instance}}",
+                )
+            ],
+            (6, 38, 18, 6),
+        ),
+    ]
+
+
 def alerts_panel() -> table_builders.Panel:
     """Heartbeat* alerts firing now; alerts without job/instance labels are kept."""
     return alerts_table(
@@ -312,7 +346,7 @@ def alerts_panel() -> table_builders.Panel:
         "Prometheus's ALERTS series. Alerts that carry no job or instance label are always shown.",
         'ALERTS{alertname=~"Heartbeat.*", alertstate="firing", '
         'job=~"$job|", instance=~"$instance|"}',
-        (0, 38, 24, 6),
+        (0, 44, 24, 6),
         ["alertname", "severity", "console_id"],
     )
 
@@ -331,6 +365,7 @@ def build() -> model.Dashboard:
             console_table(),
             *history_panels(),
             *api_panels(),
+            *writer_panels(),
             alerts_panel(),
         ],
     )

@@ -31,7 +31,7 @@ RANGE = re.compile(r"\[([^\]]*)\]")
 COUNTER_READ = re.compile(r"\b(rate|increase)\(\s*([\w:]+_total)\s*\{[^}]*\}\s*\[([^\]]*)\]\s*\)")
 #: Metrics whose panels are state panels, and the values their mappings must name.
 STATE_METRICS = {"heartbeat_fleet_console_state": ALL_STATES}
-STATUS_METRICS = ("heartbeat_fleet_database_up",)
+STATUS_METRICS = ("heartbeat_fleet_database_up", "heartbeat_fleet_writer_process_up")
 #: ``timestamp(<selector>)``: reads when a series was scraped, not its value.
 TIMESTAMP_OF = re.compile(r"\btimestamp\([^()]*\)")
 

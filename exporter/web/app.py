@@ -36,8 +36,8 @@ def create_app(service: ExporterService) -> Starlette:
         service.start()
         await service.wait_warm(WARM_WAIT_SECONDS)  # a small fleet is read before the port opens
         log.info(
-            "exporter ready: database=%s inactive_after=%gs", service.storage.backend,
-            service.config.inactive_after,
+            "exporter ready: database=%s writer=%s inactive_after=%gs", service.storage.backend,
+            service.writer.describe(), service.config.inactive_after,
         )  # fmt: skip
         try:
             yield

@@ -70,6 +70,10 @@ class Writer(ABC):
         self.batches = 0
 
     @abstractmethod
+    def describe(self) -> str:
+        """Where the batches are applied, for the start-up log line."""
+
+    @abstractmethod
     def start(self) -> None:
         """Start writing (inside the event loop)."""
 

@@ -107,7 +107,10 @@ class ProcessWriter(Writer):
         self._started_at = float("-inf")
         self._restarter: asyncio.Task[None] | None = None
         self._attaching: asyncio.Task[None] | None = None
+        #: One warning when the child dies, a summary a minute while it keeps dying, one line
+        #: when a new child has applied its first batch.
         self._deaths = FailureLog(log, "writer process down")
+        self._recovering = False
         #: Times the child was started again after it died (the first start is not counted).
         self.restarts = 0
 
@@ -122,6 +125,10 @@ class ProcessWriter(Writer):
     def up(self) -> bool:
         """Whether the child is running and connected."""
         return self._transport is not None and self._process is not None
+
+    def describe(self) -> str:
+        """``process (pid N)``."""
+        return f"process (pid {self._process.pid if self._process else '-'})"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -226,12 +233,21 @@ class ProcessWriter(Writer):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if len(self._in_flight) >= PIPELINE_DEPTH or self._transport is None or not self._pending:
+        if len(self._in_flight) >= PIPELINE_DEPTH or self._transport is None:
+            return
+        self._drop_answered()
+        if not self._pending:
             return
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
         self._in_flight.append(batch)
         self._transport.write(encode([self._current(op) for op, _future in batch]))
+
+    def _drop_answered(self) -> None:
+        """Forget queued writes whose callers already got their 503 (timed out while the child
+        was down or busy): they are not applied later behind the caller's back."""
+        if any(future.done() for _op, future in self._pending):
+            self._pending = [(op, future) for op, future in self._pending if not future.done()]
 
     def _answered(self, answer: BatchOutcome) -> None:
         if not self._in_flight:  # nothing was asked: not this program's child
@@ -240,6 +256,9 @@ class ProcessWriter(Writer):
                 self._transport.abort()
             return
         batch = self._in_flight.popleft()
+        if self._recovering:
+            self._recovering = False
+            self._deaths.recovered()
         self._applied(answer)
         for (_op, future), outcome in zip(batch, answer.outcomes, strict=True):
             settle(future, outcome)
@@ -258,9 +277,12 @@ class ProcessWriter(Writer):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = process.wait(0.2)
         what = f"the writer process (pid {process.pid if process else '?'}) {_how(code)}"
+        # Not a database outage (heartbeat_fleet_database_up stays 1, silent consoles keep their
+        # deadlines): a death costs a second of writes, which each console's next beat makes up
+        # for. A child that cannot be started again is one (:meth:`_restart`).
+        error = StorageUnavailableError(f"{what} during a batch: it may not have committed")
         for batch in lost:
-            error = StorageUnavailableError(f"{what} during a batch: it may not have committed")
-            self._applied(BatchOutcome([error] * len(batch), unavailable=str(error)))
+            self.batches += 1
             for _op, future in batch:
                 settle(future, error)
         self._deaths.failed(what)
@@ -275,13 +297,15 @@ class ProcessWriter(Writer):
             await asyncio.sleep(max(0.0, wait))
             try:
                 sock = await anyio.to_thread.run_sync(self._spawn)
-            except StorageUnavailableError as exc:
+            except (StorageUnavailableError, OSError) as exc:
                 self._deaths.failed(exc)
+                self._on_health(False, f"the writer process cannot start: {exc}")
+                self._drop_answered()
                 continue
             if self._closed:
                 sock.close()
                 return
             self.restarts += 1
-            self._deaths.recovered()
+            self._recovering = True  # the run of deaths ends with the new child's first batch
             await self._connect(sock)
             return

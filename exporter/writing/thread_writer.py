@@ -38,6 +38,10 @@ def _settle_all(items: list[tuple[asyncio.Future[WriteResult], Outcome]]) -> Non
 class GroupCommitWriter(Writer):
     """The writer thread: the only write path to the storage."""
 
+    def describe(self) -> str:
+        """``thread``."""
+        return "thread"
+
     def start(self) -> None:
         """Start the writer thread."""
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()

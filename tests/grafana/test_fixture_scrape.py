@@ -84,6 +84,8 @@ def fleet_metrics(scrape: int, prometheus_now: float) -> str:
         f'heartbeat_fleet_http_requests_total{{route="heartbeat"}} {4 * scrape}',
         f'heartbeat_fleet_http_request_errors_total{{route="heartbeat",code="422"}} {scrape}',
         "heartbeat_fleet_database_up 1",
+        "heartbeat_fleet_writer_process_up 1",
+        f"heartbeat_fleet_writer_process_restarts_total {scrape // 5}",
         f"heartbeat_fleet_last_ingest_timestamp_seconds {now - 5}",
     ]
     return "\n".join(lines) + "\n"

@@ -42,6 +42,7 @@ def fleet_metric_names() -> set[str]:
     metrics = ProcessMetrics()
     metrics.ingested(registration=False, now=1.0)
     metrics.request("heartbeat", 404)
+    metrics.writer_process(up=True)  # the writer process's series exist only with --writer process
     body, _ = FleetRenderer().render(fleet(), metrics, accept_gzip=False)
     return exposed_names(body.decode())
 

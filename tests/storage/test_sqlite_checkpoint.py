@@ -40,6 +40,7 @@ def test_the_checkpoint_thread_copies_commits_into_the_file(tmp_path: Path) -> N
         )
     finally:
         storage.close()
+    assert storage._checkpointer is not None
     assert not storage._checkpointer._thread.is_alive()
 
 

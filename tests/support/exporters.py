@@ -136,6 +136,7 @@ class ExporterProcess:
         log_path: Path | None = None,
         command: Sequence[str] = PYTHON_M_EXPORTER,
         cwd: Path = REPO_ROOT,
+        new_session: bool = False,
     ) -> None:
         self.database = database
         self.args = list(args)
@@ -144,6 +145,10 @@ class ExporterProcess:
         self.log_path = log_path
         self.command = list(command)
         self.cwd = cwd
+        #: Start it in a session (and process group) of its own, whose id is its pid: a signal
+        #: to the whole group (``os.killpg``) then reaches it and its children, as systemd's
+        #: ``KillMode=control-group`` does.
+        self.new_session = new_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -177,7 +182,12 @@ class ExporterProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            self.argv(), env=self.env, cwd=self.cwd, stdout=output, stderr=subprocess.STDOUT
+            self.argv(),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=self.new_session,
         )
 
         def up() -> bool:
