@@ -108,7 +108,8 @@ class ExporterService:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the writer thread, the sweeper and clock-watch tasks (inside the event loop)."""
+        """Start the writer (process or thread), the sweeper and clock-watch tasks (inside the
+        event loop)."""
         self.started_at = self.clock()
         self.watch.reset()
         self.writer.start()

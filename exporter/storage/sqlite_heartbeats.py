@@ -2,7 +2,7 @@
 
 Nearly every heartbeat repeats its console's state. One ``UPDATE ... FROM (VALUES ...)`` per run
 of distinct consoles replaces one statement per heartbeat: one statement looked up, bound and
-run by the writer thread per run, the rows changed inside SQLite without the GIL. Its SET is
+run by the writer per run, the rows changed inside SQLite without the GIL. Its SET is
 what every heartbeat sets (``_HEARTBEAT_SET`` in sqlite.py) with each parameter read from the
 heartbeat's row of ``b``; the values are bound, never spliced, so every number and string is
 stored exactly as one at a time would be. ``estado`` is not assigned, so
