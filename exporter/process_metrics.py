@@ -55,11 +55,12 @@ class ProcessMetrics:
         self.writer_process_up: bool | None = None
         self.writer_process_restarts = 0
 
-    def request(self, route: str, status: int) -> None:
-        """Count one answered request."""
+    def request(self, route: str, status: int | None) -> None:
+        """Count one request; ``status`` None: its client went before its body arrived (no
+        answer reached it, no error counted)."""
         with self._lock:
             self.requests[route] += 1
-            if status >= 400:
+            if status is not None and status >= 400:
                 self.errors[(route, str(status))] += 1
 
     def ingested(self, registration: bool, now: float) -> None:

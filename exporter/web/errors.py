@@ -50,6 +50,12 @@ def warming_up() -> JSONResponse:
     return JSONResponse(body, status_code=503)
 
 
+class ClientGoneError(Exception):
+    """The client went away, or was cut off for sending its body too slowly
+    (``--request-read-timeout``: it got the 408), before its body arrived: nobody reads an
+    answer, and the request is no error of the client's to count."""
+
+
 def endpoint(route: str, metrics: ProcessMetrics) -> Callable[[Handler], Handler]:
     """Wrap a handler: map known failures to 4xx/503, anything else to a logged 500; count it."""
 
@@ -58,6 +64,9 @@ def endpoint(route: str, metrics: ProcessMetrics) -> Callable[[Handler], Handler
             response: Response
             try:
                 response = await handler(request)
+            except ClientGoneError:
+                metrics.request(route, None)
+                return Response(status_code=400)  # for uvicorn only: the connection is gone
             except ApiError as exc:
                 response = exc.response()
             except WireError as exc:

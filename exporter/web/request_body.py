@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from consola_wire import decode_json
 from consola_wire.protocol import MAX_BODY_BYTES
 from exporter.web.decompress import BoundedGunzip, is_gzip
-from exporter.web.errors import ApiError
+from exporter.web.errors import ApiError, ClientGoneError
 
 
 def _too_large(limit: int) -> ApiError:
@@ -34,7 +34,7 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> object:
         try:
             return decode_json(await request.body())
         except ClientDisconnect:
-            raise ApiError(400, "invalid_request", "body", "the client disconnected") from None
+            raise ClientGoneError from None
     inflater = BoundedGunzip(limit) if gzipped else None
     chunks: list[bytes] = []
     total = 0
@@ -48,5 +48,5 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> object:
             else:
                 chunks.append(chunk)
     except ClientDisconnect:
-        raise ApiError(400, "invalid_request", "body", "the client disconnected") from None
+        raise ClientGoneError from None
     return decode_json(inflater.finish() if inflater is not None else b"".join(chunks))

@@ -118,6 +118,9 @@ def test_a_request_that_stalls_gets_a_408_within_the_timeout(
                 answer += chunk
             elapsed = time.monotonic() - started
         assert metric(exporter.url, "heartbeat_fleet_request_read_timeouts_total") == 1
+        # The client got a 408, not a 400: no error of its own is counted for the route.
+        text = requests.get(f"{exporter.url}/metrics", timeout=10).text
+        assert "heartbeat_fleet_http_request_errors_total{" not in text, text
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), answer
     assert b"connection: close" in head.lower()
