@@ -276,6 +276,31 @@ def test_a_child_killed_during_a_batch_fails_that_write_and_a_later_one_commits(
     assert storage.get_console(console_id(1)) is not None
 
 
+def test_a_write_the_child_does_not_answer_in_time_gets_its_503_and_the_next_one_waits(
+    storage: Storage, database: str
+) -> None:
+    async def body(writer: ProcessWriter) -> tuple[str, float, WriteResult]:
+        await until(lambda: writer.up)
+        pid = writer.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # a database that hangs
+        started = time.monotonic()
+        try:
+            await writer.submit(enrol(0), 0.3)
+        except StorageUnavailableError as exc:
+            failed = (str(exc), time.monotonic() - started)
+        else:
+            pytest.fail("a write nobody committed was answered")
+        os.kill(pid, signal.SIGCONT)
+        later = await writer.submit(enrol(1), TIMEOUT)
+        return failed[0], failed[1], later
+
+    message, waited, later = run(storage, database, body)
+    assert message == "the database did not commit within 0.3s"
+    assert 0.3 <= waited < 1.0  # at its deadline, not after the whole request timeout
+    assert later == RegisterResult(created=True)
+
+
 def test_a_child_that_cannot_be_started_again_is_a_database_outage(
     storage: Storage, database: str, tmp_path: Path
 ) -> None:
