@@ -42,7 +42,8 @@ EXIT_BAD_VALUE = 2
 PAGE_SIZE = 10000
 VIDEO_WIDTH = 32
 NAME_WIDTH = 24
-MAINTENANCE_WIDTH = 48
+#: Room for "mantenimiento hasta YYYY-MM-DD HH:MM" (an end on another day) and a short reason.
+MAINTENANCE_WIDTH = 64
 #: The marker column: a console that stopped without a goodbye, and one in maintenance.
 SILENT_MARK = "SILENT"
 MAINTENANCE_MARK = "MANT."
