@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ from tests.support.storage_ops import IDS, T0, beat, register
 @pytest.fixture
 def database(tmp_path: Path) -> str:
     return str(tmp_path / "heartbeat.db")
-
-
-@pytest.fixture
-def storage(database: str) -> Iterator[Storage]:
-    opened = open_storage(database)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def last_seen(database: str) -> dict[str, float]:

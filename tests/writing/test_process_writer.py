@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,15 +66,6 @@ def enrol(i: int, now: float = T0) -> RegisterOp:
 @pytest.fixture
 def database(tmp_path: Path) -> str:
     return str(tmp_path / "heartbeat.db")
-
-
-@pytest.fixture
-def storage(database: str) -> Iterator[Storage]:
-    opened = open_storage(database)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def writer_children() -> list[psutil.Process]:
