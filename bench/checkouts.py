@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.mode import interleaved
-from bench.procs import asgi_ceiling, ceiling, exporter, plain_registry
+from bench.procs import asgi_ceiling, ceiling, exporter, plain_registry, wait_ready
 from bench.report import median, percentile
-from bench.scrape import scrape, wait_ready
+from bench.scrape import scrape
 from bench.wrk_runner import run_wrk
 from tests.support.tools import REPO_ROOT
 
@@ -68,6 +68,7 @@ def ingest(checkouts: dict[str, Path], args: argparse.Namespace, tmp: Path) -> d
             database = tmp / f"ingest-{name}.db"
             fill(checkout, database, args.consoles)
             ex = stack.enter_context(exporter(str(database), checkout=checkout))
+            wait_ready(ex.url)  # the fleet read at start shares no trial's CPU
             assert ex.process is not None
             urls[name] = (ex.url, ex.process.pid)
         ceiling_server = stack.enter_context(ceiling())

@@ -18,7 +18,7 @@ from typing import Any
 from bench.fleet import fill_pushgateway, register_consoles
 from bench.ids import BENCH_INTERVAL_SECONDS
 from bench.mode import Mode, interleaved
-from bench.procs import asgi_ceiling, ceiling, exporter, pushgateway
+from bench.procs import asgi_ceiling, ceiling, exporter, pushgateway, wait_ready
 from bench.report import Check, Section, median, ms, rate
 from bench.wrk_runner import WrkResult, run_wrk
 
@@ -114,6 +114,8 @@ def run(mode: Mode, log: Callable[[str], None]) -> Section:
             exporter(pg) as ex_pg,
         ):
             assert ex_sqlite.process is not None and ex_pg.process is not None
+            for ex in (ex_sqlite, ex_pg):  # the fleet read at start is over: no trial shares
+                wait_ready(ex.url)  # the CPU with it
             targets = {
                 "ceiling": (bare.url, bare.pid),
                 "asgi_ceiling": (raw.url, raw.pid),

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -35,6 +37,20 @@ def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0)
             return
         time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer within {timeout:g}s")
+
+
+def wait_ready(url: str, timeout: float = 300.0) -> None:
+    """Poll ``url``/readyz until it answers 200 (the exporter's fleet read at start is over)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url}/readyz did not answer 200 within {timeout:g}s")
 
 
 def peak_rss(pid: int) -> int:

@@ -13,8 +13,6 @@ import http.client
 import random
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from typing import Any
 from bench.db_layer import heartbeat_op
 from bench.fleet import fill_pushgateway, register_consoles
 from bench.mode import Mode
-from bench.procs import exporter, peak_rss, plain_registry, pushgateway
+from bench.procs import exporter, peak_rss, plain_registry, pushgateway, wait_ready
 from bench.report import Check, Section, median, mib, ms, percentile, size
 from exporter.storage import open_storage
 
@@ -259,20 +257,6 @@ def _ratio_checks(results: dict[int, dict[str, Any]]) -> list[Check]:
             plain_ratio >= PLAIN_RATIO_TARGET,
         ),
     ]
-
-
-def wait_ready(url: str, timeout: float = 300.0) -> None:
-    """Poll ``url``/readyz until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.01)
-    raise RuntimeError(f"{url}/readyz did not answer 200 within {timeout:g}s")
 
 
 def restarted(database: str, count: int, repeats: int, rng: random.Random) -> dict[str, Any]:

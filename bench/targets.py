@@ -18,9 +18,9 @@ from typing import Any
 from bench.fleet import REGISTER_BATCH
 from bench.ids import register_ops
 from bench.mode import Mode
-from bench.procs import exporter
+from bench.procs import exporter, wait_ready
 from bench.report import Check, Section, median, ms, percentile, size
-from bench.scrape import scrape, wait_ready
+from bench.scrape import scrape
 from consola_wire import MetricsEndpoint
 from exporter.storage import open_storage
 from exporter.storage.records import RegisterOp
