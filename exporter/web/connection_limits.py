@@ -23,6 +23,7 @@ from uvicorn.protocols.http.httptools_impl import (
 
 from exporter.failure_log import FailureLog
 from exporter.process_metrics import ProcessMetrics
+from exporter.web.combined_writes import CombinedWrites
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm()
 
     def on_headers_complete(self) -> None:
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous:  # a new request (an upgrade makes none)
+            self.cycle.transport = CombinedWrites(self.transport, self.loop)
         self._reading_cycle = self.cycle
 
     def on_message_complete(self) -> None:
