@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,10 +49,16 @@ class Heartbeat:
     metricas: MetricsEndpoint | None = None
 
 
+#: The canonical form, what ``str(uuid.UUID(value))`` writes: such an id is returned as it is.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def validate_console_id(value: object, field: str = p.KEY_ID) -> str:
     """Return the canonical lower-case UUID string, or raise naming ``field``."""
     if not isinstance(value, str):
         raise WireError(field, "must be a UUID string")
+    if _CANONICAL_UUID.fullmatch(value):  # nearly every id: no parse needed
+        return value
     try:
         parsed = uuid.UUID(value)
     except ValueError:

@@ -20,11 +20,27 @@ def _too_large(limit: int) -> ApiError:
     )
 
 
+def body_headers(request: Request) -> tuple[str, str | None]:
+    """``Content-Encoding`` (``""`` when absent) and ``Content-Length`` (None), each the first
+    one sent as ``request.headers.get`` reads it, in one pass over the headers."""
+    encoding: bytes | None = None
+    length: bytes | None = None
+    for name, value in request.scope["headers"]:
+        if name == b"content-length":
+            length = value if length is None else length
+        elif name == b"content-encoding":
+            encoding = value if encoding is None else encoding
+    return (
+        "" if encoding is None else encoding.decode("latin-1"),
+        None if length is None else length.decode("latin-1"),
+    )
+
+
 async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> object:
     """Decode the JSON body; 413 past ``limit`` bytes (checked while reading and, for gzip, while
     decompressing), 400 if malformed, 415 for an encoding other than gzip."""
-    gzipped = is_gzip(request.headers.get("content-encoding", ""))  # 415 for other encodings
-    declared = request.headers.get("content-length")
+    encoding, declared = body_headers(request)
+    gzipped = is_gzip(encoding)  # 415 for other encodings
     if declared is not None:
         if not declared.isdigit():
             raise ApiError(400, "invalid_request", "Content-Length", "must be a number")
