@@ -5,10 +5,11 @@ of the writer gives it up and waits to win it back from a busy event loop (bench
 the event loop itself gathers the writes that arrive while a batch is out, sends them as the next
 batch over a socket pair, and resolves the callers' futures from the child's answer: no thread
 of the exporter touches the database's write path, and the child (:mod:`exporter.writing.child`)
-runs its SQL on its own interpreter. One batch is out at a time, so a 2xx still means committed.
+runs its SQL on its own interpreter. The child answers each batch after its COMMIT, so a 2xx
+still means committed; a second batch may be out meanwhile, waiting in the socket.
 
 The child's life: started (and the database opened) before the exporter serves; when it dies,
-the batch it held fails with a 503 (it may or may not have committed; nothing is acknowledged
+the batches it held fail with a 503 (it may or may not have committed; nothing is acknowledged
 that was not), the writes queued meanwhile wait, and it is started again, at most once per
 ``restart_interval``. Each death and each recovery is one log line. ``stop()`` commits what is
 queued, then closes the socket: the child finishes and exits. If the exporter dies, its end of
@@ -44,7 +45,7 @@ RESTART_INTERVAL_SECONDS = 1.0
 #: Batches sent to the child and not yet answered, at most. Two (the child starting the next as
 #: soon as it committed one) measured lower than one: smaller batches, more commits
 #: (bench/README.md).
-PIPELINE_DEPTH = 1
+PIPELINE_DEPTH = 2
 CHILD_MODULE = "exporter.writing.child"
 
 _Pending = tuple[WriteOp, "asyncio.Future[WriteResult]"]
@@ -265,7 +266,7 @@ class ProcessWriter(Writer):
         self._flush()
 
     def _lost(self) -> None:
-        """The child's socket closed: fail the batch it held, start it again."""
+        """The child's socket closed: fail the batches it held, start it again."""
         self._transport = None
         lost = list(self._in_flight)
         self._in_flight.clear()

@@ -38,7 +38,7 @@ from exporter.storage.records import (
     WriteResult,
 )
 from exporter.writing.base import Writer
-from exporter.writing.process_writer import CHILD_MODULE, ProcessWriter
+from exporter.writing.process_writer import CHILD_MODULE, PIPELINE_DEPTH, ProcessWriter
 from exporter.writing.thread_writer import GroupCommitWriter
 from tests.support.storage_ops import IDS, T0, beat, register
 from tests.support.tools import free_port
@@ -265,6 +265,32 @@ def test_a_child_killed_during_a_batch_fails_that_write_and_a_later_one_commits(
     # console (which a crash loop would otherwise keep renewing, hiding silent consoles).
     assert health == [True]
     assert storage.get_console(console_id(1)) is not None
+
+
+def test_a_child_killed_with_two_batches_out_fails_both_and_the_queued_write_commits(
+    storage: Storage, database: str
+) -> None:
+    async def body(writer: ProcessWriter) -> tuple[list[BaseException | None], WriteResult]:
+        await until(lambda: writer.up)
+        pid = writer.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        sent = []
+        for i in range(PIPELINE_DEPTH):  # one batch each, all sent to the stopped child
+            sent.append(asyncio.create_task(writer.submit(enrol(i), TIMEOUT)))
+            await asyncio.sleep(0.1)
+        queued = asyncio.create_task(writer.submit(enrol(PIPELINE_DEPTH), TIMEOUT))
+        await asyncio.sleep(0.1)
+        assert not any(task.done() for task in [*sent, queued])
+        os.kill(pid, signal.SIGKILL)
+        await asyncio.wait(sent)
+        return [task.exception() for task in sent], await queued
+
+    errors, queued = run(storage, database, body, restart_interval=0.1)
+    assert PIPELINE_DEPTH == 2
+    assert all(isinstance(error, StorageUnavailableError) for error in errors), errors
+    assert queued == RegisterResult(created=True)  # waited for the next child, not failed
+    assert storage.get_console(console_id(PIPELINE_DEPTH)) is not None
 
 
 def test_a_write_the_child_does_not_answer_in_time_gets_its_503_and_the_next_one_waits(
