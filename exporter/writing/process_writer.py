@@ -224,17 +224,23 @@ class ProcessWriter(Writer):
     def _schedule_flush(self) -> None:
         """Send the next batch once this turn of the loop is over, so that every write that
         arrived in it goes in the same batch."""
-        if (
-            not self._flush_scheduled
-            and len(self._in_flight) < PIPELINE_DEPTH
-            and self._transport is not None
-        ):
+        if not self._flush_scheduled and self._transport is not None and self._may_send():
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
+    def _may_send(self) -> bool:
+        """Whether the next batch may go now: at once when none is out; while one is, once
+        as many writes wait as that batch holds (a batch of a few, sent early, costs a commit
+        each: under a light load the writes wait for the answer and go together)."""
+        if not self._in_flight:
+            return True
+        return len(self._in_flight) < PIPELINE_DEPTH and len(self._pending) >= len(
+            self._in_flight[0]
+        )
+
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if len(self._in_flight) >= PIPELINE_DEPTH or self._transport is None:
+        if self._transport is None or not self._may_send():
             return
         self._drop_answered()
         if not self._pending:
