@@ -1,7 +1,11 @@
 """libfaketime for tests: a real process whose wall clock the test steps, as NTP or ``date -s``
 would, while its monotonic clock keeps running (a real step never moves ``CLOCK_MONOTONIC``).
 
-The process reads the offset file at every clock call (``FAKETIME_NO_CACHE=1``). Known limit of
+The process reads the offset file at every clock call (``FAKETIME_NO_CACHE=1``), through the
+synchronised build, ``libfaketimeMT.so.1``: the exporter reads the clock from several threads, and
+the plain build parses the offset into a static buffer that another thread can overwrite mid-parse
+(wolfcw/libfaketime#547), so one stepped clock could read the offset as ``+0`` for a moment and
+look like three steps. Known limit of
 libfaketime 0.9.10 with ``FAKETIME_DONT_FAKE_MONOTONIC``: ``time.sleep()`` fails with EINVAL on
 Python >= 3.11 (wolfcw/libfaketime#426, ``clock_nanosleep`` with ``TIMER_ABSTIME``); the exporter
 does not call it (asyncio, ``threading`` and ``queue`` waits work).
@@ -17,12 +21,12 @@ import pytest
 
 from tests.support.tools import in_ci
 
-#: Where Debian's ``libfaketime`` package puts the preload library.
-LIBRARY_GLOBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
+#: Where Debian's ``libfaketime`` package puts the synchronised preload library.
+LIBRARY_GLOBS = ("/usr/lib/*/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1")
 
 
 def require_libfaketime() -> str:
-    """Path of ``libfaketime.so.1``; fails under CI and skips elsewhere when it is missing."""
+    """Path of ``libfaketimeMT.so.1``; fails under CI and skips elsewhere when it is missing."""
     for pattern in LIBRARY_GLOBS:
         for found in sorted(glob.glob(pattern)):
             if os.access(found, os.R_OK):
