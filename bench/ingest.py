@@ -114,8 +114,9 @@ def run(mode: Mode, log: Callable[[str], None]) -> Section:
             exporter(pg) as ex_pg,
         ):
             assert ex_sqlite.process is not None and ex_pg.process is not None
-            for ex in (ex_sqlite, ex_pg):  # the fleet read at start is over: no trial shares
-                wait_ready(ex.url)  # the CPU with it
+            # No trial shares the CPU with an exporter's fleet read at start.
+            for ex in (ex_sqlite, ex_pg):
+                wait_ready(ex.url)
             targets = {
                 "ceiling": (bare.url, bare.pid),
                 "asgi_ceiling": (raw.url, raw.pid),

@@ -42,9 +42,12 @@ log = logging.getLogger("exporter.writing")
 
 START_TIMEOUT_SECONDS = 60.0
 RESTART_INTERVAL_SECONDS = 1.0
-#: Batches sent to the child and not yet answered, at most. Two (the child starting the next as
-#: soon as it committed one) measured lower than one: smaller batches, more commits
-#: (bench/README.md).
+#: Batches sent to the child and not yet answered, at most. With two, the child starts the next
+#: as soon as it has committed one, instead of waiting for its answer to reach the event loop
+#: and the next batch to come back (about a third of each batch's turnaround on a busy 2-CPU
+#: machine). The second goes only once it is as large as the first (:meth:`_may_send`): sent at
+#: once, batches of a few writes each cost a commit and lengthened the tail under a moderate
+#: load (bench/README.md, issue 17 round 5).
 PIPELINE_DEPTH = 2
 CHILD_MODULE = "exporter.writing.child"
 

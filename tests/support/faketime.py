@@ -5,10 +5,12 @@ The process reads the offset file at every clock call (``FAKETIME_NO_CACHE=1``),
 synchronised build, ``libfaketimeMT.so.1``: the exporter reads the clock from several threads, and
 the plain build parses the offset into a static buffer that another thread can overwrite mid-parse
 (wolfcw/libfaketime#547), so one stepped clock could read the offset as ``+0`` for a moment and
-look like three steps. Known limit of
-libfaketime 0.9.10 with ``FAKETIME_DONT_FAKE_MONOTONIC``: ``time.sleep()`` fails with EINVAL on
-Python >= 3.11 (wolfcw/libfaketime#426, ``clock_nanosleep`` with ``TIMER_ABSTIME``); the exporter
-does not call it (asyncio, ``threading`` and ``queue`` waits work).
+look like three steps.
+
+Known limit of libfaketime 0.9.10 with ``FAKETIME_DONT_FAKE_MONOTONIC``: ``time.sleep()`` fails
+with EINVAL on Python >= 3.11 (wolfcw/libfaketime#426, ``clock_nanosleep`` with
+``TIMER_ABSTIME``); the exporter does not call it (asyncio, ``threading`` and ``queue`` waits
+work).
 """
 
 from __future__ import annotations
